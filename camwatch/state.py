@@ -105,6 +105,9 @@ class CameraState:
     stats: StreamStats = field(default_factory=StreamStats)
     decode: DecodeStats = field(default_factory=DecodeStats)
     conditions: tuple[Condition, ...] = ()
+    motion_level: float | None = None  # 0-100, from the last analysed frame
+    analysis: object | None = None  # camwatch.analysis AnalysisResult of the last frame
+    last_frame_at: float | None = None  # wall time of the last analysed frame
     reconnects: int = 0
     updated: float = field(default_factory=time.time)
 

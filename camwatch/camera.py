@@ -1,0 +1,312 @@
+"""One camera's supervisor: connect, watch, reconnect, and publish state.
+
+States (camwatch.state.Status): connecting → live; live → stalled when the
+session is up but media stops for `stall_timeout`; offline, auth_failed,
+not_found and unsupported when a session cannot be set up. A failing camera
+keeps its failure status across retries (it does not flap through
+`connecting`), and retries with exponential backoff plus jitter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from .backoff import Backoff
+from .bus import Bus
+from .decode import DecodePool
+from .pipeline import FrameHook, MediaPipeline, Sampled
+from .rtp.rtcp import build_receiver_report
+from .rtsp.client import Endpoint, RtspFailure, RtspSession
+from .state import CameraState, Condition, FrameSample, Status, StatusChanged, StreamStats
+
+log = logging.getLogger("camwatch.camera")
+
+RR_INTERVAL = 5.0
+WATCH_TICK = 0.5  # stall detection granularity; 1000 cameras → 2000 wakeups/s
+NO_MEDIA_AUTO_FALLBACK = 3.0  # "auto" transport: UDP that brings nothing within this → TCP
+
+
+@dataclass(frozen=True, slots=True)
+class MonitorSettings:
+    stall_timeout: float = 5.0
+    connect_timeout: float = 5.0
+    reconnect_after_stall: float = 15.0  # a stalled session is rebuilt after this long
+    backoff_initial: float = 1.0
+    backoff_max: float = 60.0
+    publish_interval: float = 1.0
+    sample_interval: float = 1.0
+    gray_width: int = 320
+    rgb_width: int = 160
+    retry: bool = True  # False for one-shot probes: stop at the first failure
+
+
+@dataclass(frozen=True, slots=True)
+class CameraTarget:
+    """What a monitor needs to know about a camera (built from the inventory)."""
+
+    name: str
+    url: str  # without credentials
+    display_url: str
+    username: str | None = None
+    password: str | None = dataclasses.field(default=None, repr=False)
+    transport: str = "tcp"  # tcp | udp | auto
+    site: str = ""
+    tags: tuple[str, ...] = ()
+
+
+class CameraMonitor:
+    def __init__(
+        self,
+        target: CameraTarget,
+        bus: Bus,
+        pool: DecodePool,
+        settings: MonitorSettings = MonitorSettings(),
+        *,
+        frame_hook: FrameHook | None = None,
+        connect_gate: asyncio.Semaphore | None = None,
+        on_sample: Callable[[CameraMonitor, Sampled], None] | None = None,
+    ) -> None:
+        self.target = target
+        self.bus = bus
+        self.pool = pool
+        self.settings = settings
+        self.frame_hook = frame_hook
+        self.connect_gate = connect_gate
+        self._on_sample_cb = on_sample
+        self.backoff = Backoff(settings.backoff_initial, settings.backoff_max)
+        self.state = CameraState(
+            name=target.name,
+            url=target.display_url,
+            site=target.site,
+            tags=target.tags,
+            status=Status.CONNECTING,
+            reason="connecting",
+        )
+        self.latest_sample: FrameSample | None = None
+        self.image_conditions: tuple[Condition, ...] = ()
+        self._pipeline: MediaPipeline | None = None
+        self._closed_event = asyncio.Event()
+        self._last_decoded: Any = None
+        self._transport = "udp" if target.transport in ("udp", "auto") else "tcp"
+        self.attempts = 0
+        self._stopping = False
+
+    # -- public ------------------------------------------------------------
+    async def run(self) -> None:
+        """Supervise until cancelled (or, with retry=False, the first failure)."""
+        try:
+            while not self._stopping:
+                await self._attempt()
+                if not self.settings.retry and self.state.status.is_failure:
+                    return
+                if self._stopping:
+                    return
+                await asyncio.sleep(self.backoff.next_delay())
+        finally:
+            if self._pipeline is not None:
+                self._pipeline.release()
+
+    def stop(self) -> None:
+        self._stopping = True
+
+    def refresh(self) -> None:
+        """Publish fresh statistics now (probe and check call it at the end)."""
+        if self._pipeline is not None and self.state.status is not Status.CONNECTING:
+            self._publish_stats(self._pipeline)
+
+    # -- one session -------------------------------------------------------
+    async def _attempt(self) -> None:
+        self.attempts += 1
+        self._pipeline = None
+        self._closed_event.clear()
+        session = RtspSession(self._endpoint(), _SinkProxy(self), on_track=self._make_pipeline)
+        try:
+            try:
+                await self._open(session)
+            except RtspFailure as failure:
+                self._on_open_failure(failure)
+                return
+            assert self._pipeline is not None
+            self._pipeline.stats.mark_started(session.play_sent_at or time.monotonic())
+            await self._watch(session, self._pipeline)
+        finally:
+            await asyncio.shield(session.close())
+
+    def _make_pipeline(self, track: Any) -> None:
+        self._pipeline = MediaPipeline(
+            self.target.name,
+            track,
+            self.pool,
+            sample_interval=self.settings.sample_interval,
+            gray_width=self.settings.gray_width,
+            rgb_width=self.settings.rgb_width,
+            frame_hook=self.frame_hook,
+            on_sample=self._on_sample,
+            on_closed=lambda _e: self._closed_event.set(),
+        )
+
+    async def _open(self, session: RtspSession) -> Any:
+        budget = self.settings.connect_timeout * 4  # connect + OPTIONS/DESCRIBE/SETUP/PLAY
+        gate = self.connect_gate or contextlib.nullcontext()
+        async with gate:
+            try:
+                return await asyncio.wait_for(session.open(), budget)
+            except TimeoutError:
+                raise RtspFailure(
+                    Status.OFFLINE, f"session setup took longer than {budget:g} s"
+                ) from None
+
+    def _on_open_failure(self, failure: RtspFailure) -> None:
+        if self.target.transport == "auto" and failure.status is Status.UNSUPPORTED:
+            self._transport = "tcp" if self._transport == "udp" else "udp"
+        self._set_status(failure.status, failure.reason)
+
+    async def _watch(self, session: RtspSession, pipe: MediaPipeline) -> None:
+        s = self.settings
+        opened = time.monotonic()
+        last_publish = last_rr = 0.0
+        while not self._stopping:
+            now = time.monotonic()
+            if self._closed_event.is_set() or not session.alive:
+                reason = _closed_reason(pipe.closed)
+                self._set_status(Status.OFFLINE, reason)
+                return
+            silent_for = now - (pipe.last_packet or opened)
+            if pipe.last_packet is not None and silent_for < s.stall_timeout:
+                if self.state.status is not Status.LIVE:
+                    self.backoff.reset()
+                    self._set_status(Status.LIVE, "receiving video")
+            elif silent_for >= s.stall_timeout:
+                if self._auto_fallback(pipe, silent_for):
+                    return
+                if self.state.status is not Status.STALLED:
+                    self._set_status(
+                        Status.STALLED,
+                        f"no video for {s.stall_timeout:g} s while the RTSP session is up",
+                    )
+                if silent_for >= s.reconnect_after_stall:
+                    return  # rebuild the session; backoff applies
+            if session.keepalive_due:
+                await session.keep_alive()
+            if now - last_rr >= RR_INTERVAL and pipe.ssrc is not None:
+                last_rr = now
+                await session.send_rtcp(self._receiver_report(pipe))
+            if now - last_publish >= s.publish_interval:
+                last_publish = now
+                self._publish_stats(pipe)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._closed_event.wait(), WATCH_TICK)
+
+    def _auto_fallback(self, pipe: MediaPipeline, silent_for: float) -> bool:
+        """UDP blocked by a firewall looks like silence: switch "auto" to TCP."""
+        if (
+            self.target.transport == "auto"
+            and self._transport == "udp"
+            and pipe.first_packet is None
+            and silent_for >= NO_MEDIA_AUTO_FALLBACK
+        ):
+            self._transport = "tcp"
+            self.backoff.reset()
+            return True
+        return False
+
+    # -- state -------------------------------------------------------------
+    def _endpoint(self) -> Endpoint:
+        t = self.target
+        return Endpoint(t.url, t.username, t.password, self._transport, self.settings.connect_timeout)
+
+    def _set_status(self, status: Status, reason: str) -> None:
+        old = self.state
+        now = time.time()
+        changed = status is not old.status
+        reconnects = old.reconnects + (1 if status is Status.LIVE and self.attempts > 1 else 0)
+        self.state = dataclasses.replace(
+            old,
+            status=status,
+            reason=reason,
+            since=now if changed else old.since,
+            updated=now,
+            reconnects=reconnects if changed else old.reconnects,
+        )
+        if changed:
+            self.bus.publish(StatusChanged(old.name, old.status, status, reason, now))
+        self.bus.publish(self.state)
+
+    def _publish_stats(self, pipe: MediaPipeline) -> None:
+        stats = pipe.stats.snapshot(time.monotonic())
+        sample = self.latest_sample
+        self.state = dataclasses.replace(
+            self.state,
+            info=pipe.stream_info(self._transport, self._last_decoded),
+            stats=stats,
+            decode=pipe.decode_stats(),
+            conditions=self.image_conditions,
+            last_frame_at=sample.at if sample else None,
+            updated=time.time(),
+        )
+        self.bus.publish(self.state)
+
+    def _on_sample(self, result: Sampled) -> None:
+        self.latest_sample = result.sample
+        self._last_decoded = result.decoded
+        analysis = result.analysis
+        if analysis is not None:
+            self.image_conditions = tuple(getattr(analysis, "conditions", ()))
+            self.state = dataclasses.replace(
+                self.state,
+                analysis=analysis,
+                motion_level=getattr(analysis, "motion_level", None),
+            )
+        if self._on_sample_cb is not None:
+            self._on_sample_cb(self, result)
+
+    def _receiver_report(self, pipe: MediaPipeline) -> bytes:
+        fraction, cumulative, highest, jitter = pipe.stats.report_block()
+        lsr, dlsr = 0, 0
+        if pipe.last_sr is not None:
+            lsr = pipe.last_sr[0]
+            dlsr = int((time.monotonic() - pipe.last_sr[1]) * 65536)
+        return build_receiver_report(
+            0x43414D57, pipe.ssrc or 0, fraction, cumulative, highest, jitter, lsr, dlsr
+        )
+
+    @property
+    def stats(self) -> StreamStats:
+        return self.state.stats
+
+
+class _SinkProxy:
+    """Routes the session's callbacks to whichever pipeline is current."""
+
+    def __init__(self, monitor: CameraMonitor) -> None:
+        self.m = monitor
+
+    def on_rtp(self, data: bytes) -> None:
+        pipe = self.m._pipeline
+        if pipe is not None:
+            pipe.on_rtp(data)
+
+    def on_rtcp(self, data: bytes) -> None:
+        pipe = self.m._pipeline
+        if pipe is not None:
+            pipe.on_rtcp(data)
+
+    def on_closed(self, error: BaseException | None) -> None:
+        pipe = self.m._pipeline
+        if pipe is not None:
+            pipe.on_closed(error)
+        self.m._closed_event.set()
+
+
+def _closed_reason(error: BaseException | None) -> str:
+    if error is None:
+        return "connection closed"
+    text = str(error) or type(error).__name__
+    return f"connection lost: {text}"

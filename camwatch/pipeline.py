@@ -1,0 +1,226 @@
+"""The per-camera media path: RTP bytes in, statistics and sampled frames out.
+
+Runs synchronously inside the transport's data callback, so it does the
+least per packet: parse the header, update the statistics ring buffers, feed
+the depacketizer. Only one keyframe per sampling interval leaves the loop, to
+the shared decode pool.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from .decode import Decoded, DecodeError, DecodePool, KeyframeDecoder
+from .rtp import h264, h265
+from .rtp.packet import RtpError, parse_rtp
+from .rtp.params import h264_sprop_nals, h265_sprop_nals
+from .rtp.rtcp import parse_rtcp
+from .rtp.sps import SpsError, SpsInfo, parse_h264_sps, parse_h265_sps
+from .rtsp.sdp import MediaTrack
+from .state import DecodeStats, FrameSample, StreamInfo
+from .stats import StreamStatsTracker
+
+log = logging.getLogger("camwatch.pipeline")
+
+# A frame hook runs in the decode thread right after decoding: it applies
+# privacy masks and analysis, and returns the (masked) sample plus a result.
+FrameHook = Callable[[FrameSample], tuple[FrameSample, Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class Sampled:
+    sample: FrameSample
+    analysis: Any
+    decoded: Decoded
+
+
+def codec_of(track: MediaTrack) -> str:
+    return "h264" if track.encoding == "H264" else "h265"
+
+
+class MediaPipeline:
+    """MediaSink for one session; rebuilt on every reconnect."""
+
+    def __init__(
+        self,
+        camera: str,
+        track: MediaTrack,
+        pool: DecodePool,
+        *,
+        sample_interval: float = 1.0,
+        gray_width: int = 320,
+        rgb_width: int = 160,
+        frame_hook: FrameHook | None = None,
+        on_sample: Callable[[Sampled], None] | None = None,
+        on_closed: Callable[[BaseException | None], None] | None = None,
+        decoder: KeyframeDecoder | None = None,
+    ) -> None:
+        self.camera = camera
+        self.track = track
+        self.codec = codec_of(track)
+        sprop = (h264_sprop_nals if self.codec == "h264" else h265_sprop_nals)(track.fmtp)
+        self.depack = (
+            h264.H264Depacketizer(sprop) if self.codec == "h264" else h265.H265Depacketizer(sprop)
+        )
+        self.stats = StreamStatsTracker(track.clock_rate)
+        self.sps = _sps_from(self.codec, sprop)
+        self.pool = pool
+        self.sample_interval = sample_interval
+        self.gray_width, self.rgb_width = gray_width, rgb_width
+        self.frame_hook = frame_hook
+        self.on_sample = on_sample
+        self._on_closed = on_closed
+        self._decoder = decoder
+        self.last_packet: float | None = None
+        self.first_packet: float | None = None
+        self.rtp_errors = 0
+        self.foreign_packets = 0
+        self._units_dropped = 0
+        self._last_sample_at = -1e9
+        self._in_flight = False
+        self._keyframes_decoded = 0
+        self._decode_errors = 0
+        self._skipped = 0
+        self._last_decode_ms: float | None = None
+        self.last_sr: tuple[int, float] | None = None  # (middle 32 bits of NTP, monotonic)
+        self.closed: BaseException | None = None
+        self.ssrc: int | None = None
+
+    # -- MediaSink -------------------------------------------------------
+    def on_rtp(self, data: bytes) -> None:
+        now = time.monotonic()
+        try:
+            pkt = parse_rtp(data)
+        except RtpError:
+            self.rtp_errors += 1
+            return
+        if pkt.payload_type != self.track.payload_type:
+            self.foreign_packets += 1
+            return
+        if self.first_packet is None:
+            self.first_packet = now
+        self.last_packet = now
+        self.ssrc = pkt.ssrc
+        stats = self.stats
+        stats.on_packet(pkt.seq, pkt.timestamp, now, len(pkt.payload))
+        units = self.depack.push(pkt)
+        dropped = self.depack.units_dropped
+        if dropped != self._units_dropped:
+            for _ in range(dropped - self._units_dropped):
+                stats.on_frame_dropped()
+            self._units_dropped = dropped
+        for au in units:
+            stats.on_frame(au.rtp_timestamp, now, au.size, au.keyframe)
+            if au.keyframe:
+                self._maybe_sample(au.data, au.rtp_timestamp, now)
+
+    def on_rtcp(self, data: bytes) -> None:
+        now, wall = time.monotonic(), time.time()
+        for sr in parse_rtcp(data):
+            self.stats.on_sender_report(sr.ntp_time, sr.rtp_timestamp, now, wall)
+            self.last_sr = (_ntp_middle(sr.ntp_time), now)
+
+    def on_closed(self, error: BaseException | None) -> None:
+        if self.closed is None:
+            self.closed = error or ConnectionError("connection closed")
+            if self._on_closed is not None:
+                self._on_closed(self.closed)
+
+    # -- sampling ----------------------------------------------------------
+    def _maybe_sample(self, data: bytes, rtp_ts: int, now: float) -> None:
+        if now - self._last_sample_at < self.sample_interval * 0.95:
+            return
+        if self._in_flight:
+            self._skipped += 1
+            return
+        if self.sps is None:
+            self._learn_sps()
+        pts_s = rtp_ts / self.track.clock_rate
+        fut = self.pool.try_submit(lambda: self._decode_job(data, pts_s))
+        if fut is None:
+            self._skipped += 1
+            return
+        self._in_flight = True
+        self._last_sample_at = now
+        fut.add_done_callback(self._decoded)
+
+    def _decode_job(self, data: bytes, pts_s: float) -> Sampled:
+        if self._decoder is None:
+            self._decoder = KeyframeDecoder(self.codec, self.gray_width, self.rgb_width)
+        decoded = self._decoder.decode(data)
+        sample = FrameSample(self.camera, time.time(), pts_s, decoded.gray, decoded.rgb)
+        analysis = None
+        if self.frame_hook is not None:
+            sample, analysis = self.frame_hook(sample)
+        return Sampled(sample, analysis, decoded)
+
+    def _decoded(self, fut: asyncio.Future) -> None:
+        self._in_flight = False
+        if fut.cancelled():
+            return
+        exc = fut.exception()
+        if exc is not None:
+            self._decode_errors += 1
+            if not isinstance(exc, DecodeError):
+                log.warning("%s: frame processing failed: %r", self.camera, exc)
+            return
+        result: Sampled = fut.result()
+        self._keyframes_decoded += 1
+        self._last_decode_ms = result.decoded.decode_ms
+        if self.on_sample is not None:
+            self.on_sample(result)
+
+    def _learn_sps(self) -> None:
+        nal = getattr(self.depack, "sps", None)
+        if nal:
+            self.sps = _sps_from(self.codec, [nal])
+
+    # -- figures -----------------------------------------------------------
+    def decode_stats(self) -> DecodeStats:
+        return DecodeStats(
+            keyframes_decoded=self._keyframes_decoded,
+            decode_errors=self._decode_errors,
+            samples_skipped=self._skipped,
+            last_decode_ms=self._last_decode_ms,
+        )
+
+    def stream_info(self, transport: str, decoded: Decoded | None = None) -> StreamInfo:
+        sps = self.sps
+        width = decoded.width if decoded else (sps.width if sps else None)
+        height = decoded.height if decoded else (sps.height if sps else None)
+        return StreamInfo(
+            codec=self.codec,
+            payload_type=self.track.payload_type,
+            clock_rate=self.track.clock_rate,
+            profile=sps.profile if sps else None,
+            level=sps.level if sps else None,
+            width=width,
+            height=height,
+            transport=transport,
+        )
+
+    def release(self) -> None:
+        """Drop the decoder; a job in flight keeps its own reference."""
+        self._decoder = None
+
+
+def _sps_from(codec: str, nals: list[bytes]) -> SpsInfo | None:
+    parse = parse_h264_sps if codec == "h264" else parse_h265_sps
+    for nal in nals:
+        kind = (nal[0] & 0x1F) if codec == "h264" else ((nal[0] >> 1) & 0x3F)
+        if kind == (7 if codec == "h264" else 33):
+            try:
+                return parse(nal)
+            except (SpsError, IndexError, ValueError):
+                return None
+    return None
+
+
+def _ntp_middle(ntp_unix: float) -> int:
+    ntp = ntp_unix + 2208988800
+    return (int(ntp * 65536)) & 0xFFFFFFFF

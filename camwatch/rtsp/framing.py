@@ -1,0 +1,105 @@
+"""Sans-I/O splitting of an RTSP control connection into messages and
+interleaved binary frames (RFC 2326 §10.12).
+
+aiortsp's own parser copies the remaining buffer for every `$` frame, which is
+quadratic in the size of a TCP read; on interleaved streams that is the hot
+path. This framer walks the buffer with an offset and copies each frame once.
+It also resynchronises on garbage instead of failing the connection.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+MAX_MESSAGE = 64 * 1024  # an RTSP reply larger than this is not a camera talking
+_HEADER_END = b"\r\n\r\n"
+_STARTS = (b"RTSP/", b"GET_PARAMETER", b"SET_PARAMETER", b"OPTIONS", b"ANNOUNCE", b"REDIRECT")
+
+
+@dataclass(frozen=True, slots=True)
+class TextMessage:
+    data: bytes  # one whole RTSP message: start line, headers, body
+
+
+@dataclass(frozen=True, slots=True)
+class BinaryFrame:
+    channel: int
+    payload: bytes
+
+
+class FramingError(ValueError):
+    pass
+
+
+class InterleavedFramer:
+    """Feed it bytes as they arrive; it returns whole messages and frames."""
+
+    def __init__(self) -> None:
+        self._buf = b""
+        self.garbage_bytes = 0
+
+    def feed(self, data: bytes) -> list[TextMessage | BinaryFrame]:
+        buf = self._buf + data if self._buf else data
+        out: list[TextMessage | BinaryFrame] = []
+        i, n = 0, len(buf)
+        while i < n:
+            if buf[i] == 0x24:  # '$'
+                if n - i < 4:
+                    break
+                length = (buf[i + 2] << 8) | buf[i + 3]
+                end = i + 4 + length
+                if end > n:
+                    break
+                out.append(BinaryFrame(buf[i + 1], buf[i + 4 : end]))
+                i = end
+                continue
+            if buf[i] in b"\r\n":
+                i += 1
+                continue
+            if _starts_message(buf, i):
+                end = _message_end(buf, i)
+                if end is None:
+                    if n - i > MAX_MESSAGE:
+                        raise FramingError("RTSP message larger than 64 KiB")
+                    break
+                out.append(TextMessage(buf[i:end]))
+                i = end
+                continue
+            i = self._skip_garbage(buf, i)
+        self._buf = buf[i:]
+        return out
+
+    def _skip_garbage(self, buf: bytes, i: int) -> int:
+        nxt = [p for p in (buf.find(b"$", i + 1), buf.find(b"RTSP/", i + 1)) if p != -1]
+        stop = min(nxt) if nxt else len(buf)
+        # Keep a short tail: it may be the start of a message split across reads.
+        if not nxt:
+            stop = max(i + 1, len(buf) - 12)
+        self.garbage_bytes += stop - i
+        return stop
+
+
+def _starts_message(buf: bytes, i: int) -> bool:
+    head = buf[i : i + 13]
+    return any(head.startswith(s) or s.startswith(head) for s in _STARTS)
+
+
+def _message_end(buf: bytes, i: int) -> int | None:
+    """Index just past the message starting at i, or None if incomplete."""
+    h = buf.find(_HEADER_END, i, i + MAX_MESSAGE)
+    if h == -1:
+        return None
+    body = _content_length(buf[i:h])
+    end = h + 4 + body
+    return end if end <= len(buf) else None
+
+
+def _content_length(head: bytes) -> int:
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            try:
+                return max(0, int(value.strip()))
+            except ValueError:
+                return 0
+    return 0
