@@ -220,7 +220,9 @@ class CameraMonitor:
     # -- state -------------------------------------------------------------
     def _endpoint(self) -> Endpoint:
         t = self.target
-        return Endpoint(t.url, t.username, t.password, self._transport, self.settings.connect_timeout)
+        return Endpoint(
+            t.url, t.username, t.password, self._transport, self.settings.connect_timeout
+        )
 
     def _set_status(self, status: Status, reason: str) -> None:
         old = self.state

@@ -15,6 +15,7 @@ import sys
 # (command, module, one-line help). Order is the order shown in --help.
 COMMANDS: list[tuple[str, str, str]] = [
     ("probe", "camwatch.commands.probe", "check one camera or URL now and report its stream"),
+    ("config", "camwatch.commands.config", "validate the camera inventory and list it"),
 ]
 
 EXIT_USAGE = 3  # Nagios "unknown": also used for usage and config errors
@@ -28,6 +29,9 @@ def build_parser() -> argparse.ArgumentParser:
     from . import __version__
 
     parser.add_argument("--version", action="version", version=f"camwatch {__version__}")
+    parser.add_argument(
+        "-v", "--verbose", action="count", default=0, help="log to stderr (-v info, -vv debug)"
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, module_name, help_text in COMMANDS:
         module = importlib.import_module(module_name)
@@ -37,8 +41,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     try:
@@ -46,6 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:  # argparse exits 2 on usage errors; Nagios wants 3
         code = exc.code if isinstance(exc.code, int) else EXIT_USAGE
         return EXIT_USAGE if code == 2 else code
+    _setup_logging(args.verbose)
     module = getattr(args, "_module", None)
     if module is None:
         parser.print_help()
@@ -54,6 +57,27 @@ def main(argv: list[str] | None = None) -> int:
         return int(module.run(args) or 0)
     except KeyboardInterrupt:
         return 130
+
+
+def _setup_logging(verbosity: int) -> None:
+    import logging
+
+    from .redact import redact_text
+
+    class _Redact(logging.Formatter):
+        def format(self, record: logging.LogRecord) -> str:
+            return redact_text(super().format(record))
+
+    level = {0: logging.WARNING, 1: logging.INFO}.get(verbosity, logging.DEBUG)
+    handler = logging.StreamHandler()
+    handler.setFormatter(_Redact("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    # aiortsp's own chatter (requests, replies) only at -vv; still redacted.
+    logging.getLogger("camwatch.rtsp.wire").setLevel(
+        logging.DEBUG if verbosity >= 2 else logging.WARNING
+    )
 
 
 if __name__ == "__main__":

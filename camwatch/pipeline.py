@@ -123,7 +123,7 @@ class MediaPipeline:
         now, wall = time.monotonic(), time.time()
         for sr in parse_rtcp(data):
             self.stats.on_sender_report(sr.ntp_time, sr.rtp_timestamp, now, wall)
-            self.last_sr = (_ntp_middle(sr.ntp_time), now)
+            self.last_sr = (sr.ntp_middle32, now)
 
     def on_closed(self, error: BaseException | None) -> None:
         if self.closed is None:
@@ -219,8 +219,3 @@ def _sps_from(codec: str, nals: list[bytes]) -> SpsInfo | None:
             except (SpsError, IndexError, ValueError):
                 return None
     return None
-
-
-def _ntp_middle(ntp_unix: float) -> int:
-    ntp = ntp_unix + 2208988800
-    return (int(ntp * 65536)) & 0xFFFFFFFF

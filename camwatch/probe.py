@@ -127,7 +127,9 @@ async def probe(
     return ProbeResult(state, time.monotonic() - started, tuple(judge(state)))
 
 
-async def _collect(monitor: CameraMonitor, task: asyncio.Task, started: float, seconds: float) -> None:
+async def _collect(
+    monitor: CameraMonitor, task: asyncio.Task, started: float, seconds: float
+) -> None:
     extra = 5.0  # wait this much longer for a first keyframe (long GOP cameras)
     while not task.done():
         elapsed = time.monotonic() - started

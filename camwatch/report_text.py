@@ -31,7 +31,10 @@ def _video_line(state: CameraState) -> str:
 
 def probe_text(result: ProbeResult) -> str:
     s, st = result.state, result.state.stats
-    lines = [f"camwatch probe {s.url}", f"  result       {result.verdict}: {s.status.value} ({s.reason})"]
+    lines = [
+        f"camwatch probe {s.url}",
+        f"  result       {result.verdict}: {s.status.value} ({s.reason})",
+    ]
     if s.info is not None:
         transport = "TCP interleaved" if s.info.transport == "tcp" else "UDP"
         gop = f"{st.gop_s:.1f} s" if st.gop_s is not None else "-"

@@ -3,7 +3,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-
 from gst import GstServer, start_server
 
 # Passwords chosen to need percent-encoding in a URL: '@' and ':' and '%'.

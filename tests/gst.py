@@ -67,7 +67,9 @@ class GstServer:
         args = [SYSTEM_PYTHON, str(SCRIPT), "--port", str(self.port)]
         if self.digest:
             args += ["--digest", self.digest]
-        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.proc = subprocess.Popen(
+            args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
         deadline = time.monotonic() + timeout
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()  # blocks until READY or exit

@@ -1,6 +1,7 @@
+from aiortsp.rtsp.auth import BasicAuth
+
 from camwatch.rtsp.auth import DigestAuth, choose_auth
 from camwatch.rtsp.headers import Challenge
-from aiortsp.rtsp.auth import BasicAuth
 
 DIGEST = 'Digest realm="cam", nonce="abc123", qop="auth"'
 BASIC = 'Basic realm="cam"'
@@ -21,10 +22,16 @@ def test_rfc2617_worked_example() -> None:
     # RFC 2617 §3.5: the response for this exchange is 6629fae49393a05397450978507c4ef1.
     ch = Challenge(
         "digest",
-        {"realm": "testrealm@host.com", "qop": "auth,auth-int", "nonce": "dcd98b7102dd2f0e8b11d0f600bfb0c093",
-         "opaque": "5ccc069c403ebaf9f0171e9517f40e41"},
+        {
+            "realm": "testrealm@host.com",
+            "qop": "auth,auth-int",
+            "nonce": "dcd98b7102dd2f0e8b11d0f600bfb0c093",
+            "opaque": "5ccc069c403ebaf9f0171e9517f40e41",
+        },
     )
-    header = DigestAuth("Mufasa", "Circle Of Life", ch).authorization("GET", "/dir/index.html", "0a4f113b")
+    header = DigestAuth("Mufasa", "Circle Of Life", ch).authorization(
+        "GET", "/dir/index.html", "0a4f113b"
+    )
     assert 'response="6629fae49393a05397450978507c4ef1"' in header
     assert "nc=00000001" in header and 'opaque="5ccc069c403ebaf9f0171e9517f40e41"' in header
 

@@ -2,7 +2,10 @@ from camwatch.redact import redact_text, redact_url
 
 
 def test_redact_url_keeps_user_hides_password() -> None:
-    assert redact_url("rtsp://admin:s3cret@10.0.0.5:554/a?b=1") == "rtsp://admin:***@10.0.0.5:554/a?b=1"
+    assert (
+        redact_url("rtsp://admin:s3cret@10.0.0.5:554/a?b=1")
+        == "rtsp://admin:***@10.0.0.5:554/a?b=1"
+    )
     assert redact_url("rtsp://10.0.0.5/a") == "rtsp://10.0.0.5/a"
     assert "p%40ss" not in redact_url("rtsp://u:p%40ss@h/x")
 

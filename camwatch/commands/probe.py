@@ -10,10 +10,14 @@ from pathlib import Path
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("target", help="rtsp:// URL (credentials allowed) or a camera name from the inventory")
+    p.add_argument(
+        "target", help="rtsp:// URL (credentials allowed) or a camera name from the inventory"
+    )
     p.add_argument("--seconds", type=float, default=5.0, help="how long to observe (default 5)")
     p.add_argument("--transport", choices=("tcp", "udp", "auto"), help="override the transport")
-    p.add_argument("--timeout", type=float, default=5.0, help="connect/request timeout in s (default 5)")
+    p.add_argument(
+        "--timeout", type=float, default=5.0, help="connect/request timeout in s (default 5)"
+    )
     p.add_argument("--config", type=Path, help="inventory file (for a camera name)")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
     p.add_argument("--no-analysis", action="store_true", help="skip the image checks")
@@ -50,7 +54,9 @@ async def _probe(cfg: object, args: argparse.Namespace) -> int:
     from ..targets import target_of
 
     hook = None if args.no_analysis else _analysis_hook(cfg)
-    result = await probe(target_of(cfg), args.seconds, connect_timeout=args.timeout, frame_hook=hook)
+    result = await probe(
+        target_of(cfg), args.seconds, connect_timeout=args.timeout, frame_hook=hook
+    )
     if args.json:
         print(json.dumps(result.to_json(), indent=2))
     else:

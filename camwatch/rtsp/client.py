@@ -52,7 +52,6 @@ class _RedactingFilter(logging.Filter):
 
 wire_log = logging.getLogger("camwatch.rtsp.wire")
 wire_log.addFilter(_RedactingFilter())
-wire_log.setLevel(logging.WARNING)
 log = logging.getLogger("camwatch.rtsp")
 
 
@@ -273,7 +272,6 @@ class _MediaSession(RTSPMediaSession):
         self.media_url = self.description.session_control or self.track.control
         await self.transport.warmup()
 
-
     async def play(self, seek: float | None = None, speed: float = 1) -> object:
         # aiortsp sends `Range: npt=now-` and `Scale`; several camera firmwares
         # reject one or the other, while `npt=0.000-` is what every client sends.
@@ -425,7 +423,9 @@ def _classify(exc: BaseException, conn: _Connection | None, ep: Endpoint) -> Rts
         if status == 404:
             return RtspFailure(Status.NOT_FOUND, f"no such stream path on the camera ({text})")
         if status in (415, 454, 459, 461):
-            return RtspFailure(Status.UNSUPPORTED, f"camera refused {ep.transport.upper()} ({text})")
+            return RtspFailure(
+                Status.UNSUPPORTED, f"camera refused {ep.transport.upper()} ({text})"
+            )
         return RtspFailure(Status.OFFLINE, f"camera answered {text}")
     if isinstance(exc, RTSPTimeoutError):
         return RtspFailure(Status.OFFLINE, f"no answer from {where} within {ep.timeout:g} s")

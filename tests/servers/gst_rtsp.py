@@ -10,6 +10,7 @@ It prints `READY <port>` on stdout once it listens, and runs until killed.
 """
 
 import argparse
+import contextlib
 import socket
 import sys
 
@@ -21,15 +22,27 @@ gi.require_version("GstRtspServer", "1.0")
 from gi.repository import GLib, Gst, GstRtsp, GstRtspServer  # noqa: E402
 
 MOUNTS = {
-    "/h264": ("x264enc tune=zerolatency speed-preset=ultrafast key-int-max={gop} bitrate=500 "
-              "! h264parse config-interval=-1 ! rtph264pay name=pay0 pt=96 config-interval=-1",
-              640, 360, 15),
-    "/h265": ("x265enc tune=zerolatency speed-preset=ultrafast key-int-max={gop} bitrate=500 "
-              "! h265parse config-interval=-1 ! rtph265pay name=pay0 pt=96 config-interval=-1",
-              640, 360, 15),
-    "/h264-720": ("x264enc tune=zerolatency speed-preset=ultrafast key-int-max={gop} bitrate=1500 "
-                  "! h264parse config-interval=-1 ! rtph264pay name=pay0 pt=96 config-interval=-1",
-                  1280, 720, 25),
+    "/h264": (
+        "x264enc tune=zerolatency speed-preset=ultrafast key-int-max={gop} bitrate=500 "
+        "! h264parse config-interval=-1 ! rtph264pay name=pay0 pt=96 config-interval=-1",
+        640,
+        360,
+        15,
+    ),
+    "/h265": (
+        "x265enc tune=zerolatency speed-preset=ultrafast key-int-max={gop} bitrate=500 "
+        "! h265parse config-interval=-1 ! rtph265pay name=pay0 pt=96 config-interval=-1",
+        640,
+        360,
+        15,
+    ),
+    "/h264-720": (
+        "x264enc tune=zerolatency speed-preset=ultrafast key-int-max={gop} bitrate=1500 "
+        "! h264parse config-interval=-1 ! rtph264pay name=pay0 pt=96 config-interval=-1",
+        1280,
+        720,
+        25,
+    ),
 }
 
 
@@ -80,10 +93,8 @@ def main() -> int:
         print("FAILED to attach", file=sys.stderr)
         return 1
     print(f"READY {port}", flush=True)
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         GLib.MainLoop().run()
-    except KeyboardInterrupt:
-        pass
     return 0
 
 

@@ -1,0 +1,640 @@
+"""Per-camera RTP stream statistics over sliding windows.
+
+The receive path calls `StreamStatsTracker.on_packet` for every RTP packet of
+every camera, so it does only what cannot be deferred: RFC 3550 A.1 sequence
+extension (whose state decides what a packet *is*), the A.8 jitter filter
+(a running recurrence over arrival order), and four stores into fixed numpy
+ring buffers. Everything that looks at a whole window (loss, fps, bitrate,
+GOP, clock drift) runs in numpy when a snapshot is asked for, about once a
+second.
+
+Semantics of the figures in `StreamStats`:
+- cumulative since the tracker was created: packets_received, packets_lost,
+  frames, keyframes, frames_dropped, bytes_received;
+- over the sliding window (`window_s`): loss_ratio, fps, bitrate_bps, gop_s
+  (which falls back to the last keyframe interval seen when the window holds
+  fewer than two keyframes);
+- over a long baseline (up to 15 min, at least 30 s, else None): clock_drift_ppm,
+  from RTP timestamps against arrival, or from RTCP sender reports when RTP
+  gives none yet;
+- current: jitter_ms (the RFC 3550 filter state), since_last_*_s,
+  first_frame_ms.
+
+Bounded memory: the packet and frame rings hold `capacity` and
+`frame_capacity` records. When a window holds more than that, the oldest
+records are overwritten and the window figures are computed over what
+remains (its actual time span is the divisor of the rates), so they cover a
+shorter, more recent window rather than growing memory.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+
+from .state import StreamStats
+
+SEQ_MOD = 1 << 16
+MAX_DROPOUT = 3000  # RFC 3550 A.1: forward jumps up to this are in-order (with loss)
+MAX_MISORDER = 100  # RFC 3550 A.1: backward steps up to this are late packets
+_TS_HALF = 1 << 31
+_TS_MOD = 1 << 32
+_NTP_UNIX_OFFSET = 2_208_988_800  # seconds from 1900-01-01 to 1970-01-01
+
+_FLOOR_BIN_S = 1.0  # one lower-envelope point per second of packets
+_FLOOR_HISTORY = 900  # 15 min of floor points: the drift baseline
+_DRIFT_GROUPS = 32
+_MIN_DRIFT_SPAN_S = 30.0  # ms of delay noise over shorter baselines reads as tens of ppm
+_MIN_SR_SPAN_S = 20.0  # SR offsets carry ms of delay noise: need a long baseline
+_SR_HISTORY = 64
+
+
+@dataclass(frozen=True, slots=True)
+class WindowFigures:
+    """What one sliding window holds (the source of a snapshot's window figures)."""
+
+    duration_s: float  # time the window actually covers (shorter at start or after overflow)
+    packets: int  # packets that arrived in the window, duplicates and late ones included
+    expected: int  # new sequence numbers the window should have brought
+    lost: int
+    loss_ratio: float
+    bytes: int
+    bitrate_bps: float
+    frames: int  # completed access units that arrived in the window
+    fps: float
+    fps_source: str  # "rtp" (camera clock), "arrival" (local clock) or "none"
+    gop_s: float | None
+    keyframe_bytes: int | None  # median keyframe size: what each GOP's refresh costs
+
+
+class StreamStatsTracker:
+    """Statistics of one RTP video stream. Not thread-safe: one owner (its camera task)."""
+
+    __slots__ = (
+        "_arr",
+        "_bad_seq",
+        "_base_seq",
+        "_bytes",
+        "_cap",
+        "_ct",
+        "_cycles",
+        "_discarded",
+        "_epoch",
+        "_expected_prior",
+        "_f_arr",
+        "_f_epoch",
+        "_f_key",
+        "_f_size",
+        "_f_ts",
+        "_fcap",
+        "_first_ext",
+        "_first_frame",
+        "_floor",
+        "_frame_epoch",
+        "_frames_dropped",
+        "_fresh",
+        "_jitter",
+        "_keyframes",
+        "_last_arrival",
+        "_last_frame_arrival",
+        "_last_frame_ext",
+        "_last_frame_raw",
+        "_last_gop_s",
+        "_last_key_ext",
+        "_lt",
+        "_max_seq",
+        "_n",
+        "_nf",
+        "_off",
+        "_rate",
+        "_received_prior",
+        "_recv_at_init",
+        "_seq",
+        "_size",
+        "_srs",
+        "_started",
+        "_tr",
+        "_window",
+    )
+
+    def __init__(
+        self,
+        clock_rate: int,
+        window_s: float = 10.0,
+        capacity: int = 8192,
+        frame_capacity: int = 1024,
+    ) -> None:
+        if not isinstance(clock_rate, int) or clock_rate <= 0:
+            raise ValueError(f"clock_rate must be a positive integer (Hz), got {clock_rate!r}")
+        if not (isinstance(window_s, int | float) and math.isfinite(window_s) and window_s > 0):
+            raise ValueError(f"window_s must be a positive number of seconds, got {window_s!r}")
+        if not isinstance(capacity, int) or capacity < 16:
+            raise ValueError(f"capacity must be an integer >= 16, got {capacity!r}")
+        if not isinstance(frame_capacity, int) or frame_capacity < 4:
+            raise ValueError(f"frame_capacity must be an integer >= 4, got {frame_capacity!r}")
+        self._rate = float(clock_rate)
+        self._window = float(window_s)
+        self._cap = capacity
+        self._fcap = frame_capacity
+        # Packet ring: arrival (s), extended sequence, payload size, continuous transit.
+        self._arr = np.zeros(capacity, dtype=np.float64)
+        self._seq = np.zeros(capacity, dtype=np.int64)
+        self._size = np.zeros(capacity, dtype=np.int64)
+        self._tr = np.zeros(capacity, dtype=np.float64)
+        self._n = 0  # packets accepted (the RFC's "received", duplicates included)
+        self._bytes = 0
+        self._discarded = 0
+        self._fresh = True
+        self._last_arrival: float | None = None
+        # RFC 3550 A.1 state; _off maps each re-based sequence into one continuous space.
+        self._max_seq = 0
+        self._cycles = 0
+        self._base_seq = 0
+        self._bad_seq = SEQ_MOD + 1
+        self._off = 0
+        self._first_ext = 0
+        self._recv_at_init = 0
+        self._expected_prior = 0
+        self._received_prior = 0
+        self._epoch = 0  # bumped when the source re-bases: RTP time is not comparable across
+        # RFC 3550 A.8 state, in RTP units.
+        self._lt = 0.0  # last raw transit
+        self._ct = 0.0  # transit made continuous across timestamp wrap and re-base
+        self._jitter = 0.0
+        # Frame ring: arrival, extended RTP timestamp, size, keyframe, epoch.
+        self._f_arr = np.zeros(frame_capacity, dtype=np.float64)
+        self._f_ts = np.zeros(frame_capacity, dtype=np.int64)
+        self._f_size = np.zeros(frame_capacity, dtype=np.int64)
+        self._f_key = np.zeros(frame_capacity, dtype=np.bool_)
+        self._f_epoch = np.zeros(frame_capacity, dtype=np.int64)
+        self._nf = 0
+        self._keyframes = 0
+        self._frames_dropped = 0
+        self._frame_epoch = -1
+        self._last_frame_raw = 0
+        self._last_frame_ext = 0
+        self._last_key_ext: int | None = None
+        self._last_gop_s: float | None = None
+        self._last_frame_arrival: float | None = None
+        self._first_frame: float | None = None
+        self._started: float | None = None
+        self._srs: deque[tuple[float, float, float]] = deque(maxlen=_SR_HISTORY)
+        self._floor = _TransitFloor(_FLOOR_HISTORY)
+
+    # ---- per-packet path -------------------------------------------------------------
+
+    def on_packet(self, seq: int, rtp_ts: int, arrival: float, size: int) -> None:
+        """Record one RTP packet. seq is 16-bit, rtp_ts 32-bit, arrival time.monotonic()."""
+        if self._fresh:
+            self._first_packet(seq, rtp_ts, arrival, size)
+            return
+        udelta = (seq - self._max_seq) & 0xFFFF
+        if udelta < MAX_DROPOUT:
+            if seq < self._max_seq:
+                self._cycles += SEQ_MOD
+            self._max_seq = seq
+            ext = self._off + self._cycles + seq
+        elif udelta > SEQ_MOD - MAX_MISORDER:
+            # Late or duplicate: it belongs to the previous cycle when it is above max_seq.
+            rfc_ext = self._cycles + seq - (SEQ_MOD if seq > self._max_seq else 0)
+            if rfc_ext < self._base_seq:
+                self._late_before_base(rfc_ext)
+            ext = self._off + rfc_ext
+        else:
+            self._jump(seq, rtp_ts, arrival, size)
+            return
+        transit = arrival * self._rate - rtp_ts
+        d = transit - self._lt
+        self._lt = transit
+        # A 32-bit timestamp wrap shows up as a 2**32 step in transit: fold it away.
+        if d > 2147483648.0:
+            d -= 4294967296.0
+        elif d < -2147483648.0:
+            d += 4294967296.0
+        self._ct += d
+        if d < 0.0:
+            d = -d
+        self._jitter += (d - self._jitter) * 0.0625
+        self._store(ext, arrival, size)
+
+    def _store(self, ext: int, arrival: float, size: int) -> None:
+        i = self._n % self._cap
+        self._n += 1
+        self._arr[i] = arrival
+        self._seq[i] = ext
+        self._size[i] = size
+        self._tr[i] = self._ct
+        self._bytes += size
+        self._last_arrival = arrival
+
+    def _first_packet(self, seq: int, rtp_ts: int, arrival: float, size: int) -> None:
+        self._fresh = False
+        self._init_seq(seq)
+        self._off = 0
+        self._first_ext = seq
+        self._lt = arrival * self._rate - rtp_ts
+        self._store(seq, arrival, size)
+
+    def _init_seq(self, seq: int) -> None:
+        self._base_seq = seq
+        self._max_seq = seq
+        self._bad_seq = SEQ_MOD + 1
+        self._cycles = 0
+        self._recv_at_init = self._n
+        self._expected_prior = 0
+        self._received_prior = 0
+
+    def _late_before_base(self, rfc_ext: int) -> None:
+        # Reordered ahead of the first packet we saw: it was expected after all. (RFC 3550
+        # keeps base_seq and would count it as a negative loss.)
+        self._first_ext -= self._base_seq - rfc_ext
+        self._base_seq = rfc_ext
+
+    def _jump(self, seq: int, rtp_ts: int, arrival: float, size: int) -> None:
+        """A very large sequence jump (RFC 3550 A.1): re-base after two in a row."""
+        if seq != self._bad_seq:
+            # One stray packet must not re-base us: wait for its successor.
+            self._bad_seq = (seq + 1) & 0xFFFF
+            self._discarded += 1
+            return
+        # The source restarted (e.g. the camera rebooted): continue the extended space right
+        # after the old highest number so nothing counts as lost, and restart the jitter
+        # reference because the new timestamps have an unrelated origin.
+        next_ext = self._off + self._cycles + self._max_seq + 1
+        self._init_seq(seq)
+        self._off = next_ext - seq
+        self._epoch += 1
+        self._lt = arrival * self._rate - rtp_ts
+        self._store(next_ext, arrival, size)
+
+    # ---- per-frame and control events --------------------------------------------------
+
+    def on_frame(self, rtp_ts: int, arrival: float, size: int, keyframe: bool) -> None:
+        """Record one completed access unit."""
+        if self._frame_epoch != self._epoch:
+            self._frame_epoch = self._epoch
+            self._last_key_ext = None
+            ext = rtp_ts
+        else:
+            d = (rtp_ts - self._last_frame_raw) & 0xFFFFFFFF
+            if d >= _TS_HALF:
+                d -= _TS_MOD  # B-frames and wrap: timestamps step back by less than half
+            ext = self._last_frame_ext + d
+        self._last_frame_raw = rtp_ts
+        self._last_frame_ext = ext
+        if keyframe:
+            self._keyframes += 1
+            if self._last_key_ext is not None and ext > self._last_key_ext:
+                self._last_gop_s = (ext - self._last_key_ext) / self._rate
+            self._last_key_ext = ext
+        i = self._nf % self._fcap
+        self._nf += 1
+        self._f_arr[i] = arrival
+        self._f_ts[i] = ext
+        self._f_size[i] = size
+        self._f_key[i] = keyframe
+        self._f_epoch[i] = self._epoch
+        self._last_frame_arrival = arrival
+        if self._first_frame is None:
+            self._first_frame = arrival
+
+    def on_frame_dropped(self) -> None:
+        self._frames_dropped += 1
+
+    def mark_started(self, at: float) -> None:
+        """PLAY was sent at `at` (monotonic): the next frame measures first-frame latency."""
+        self._started = at
+        self._first_frame = None
+
+    def on_sender_report(self, ntp_time: float, rtp_ts: int, arrival: float, wall: float) -> None:
+        """Record an RTCP sender report (ntp_time in unix seconds, wall = time.time()).
+
+        rtp_ts is part of the report but none of the figures here needs it.
+        """
+        if not (math.isfinite(ntp_time) and math.isfinite(arrival) and math.isfinite(wall)):
+            raise ValueError("sender report times must be finite numbers")
+        self._srs.append((arrival, wall, ntp_time))
+
+    # ---- clocks -------------------------------------------------------------------------
+
+    def rtp_drift_ppm(self) -> float | None:
+        """Camera RTP clock against the local monotonic clock, ppm (positive: camera fast).
+
+        Up to date as of the last window()/snapshot(); None until 30 s of baseline.
+        """
+        return self._floor.drift_ppm(self._rate)
+
+    def clock_offset_s(self) -> float | None:
+        """Camera wall clock (latest SR) minus local wall clock, in seconds.
+
+        Includes the SR's one-way network delay (ms on a LAN), which cannot be
+        separated from the offset without the camera's help.
+        """
+        if not self._srs:
+            return None
+        _, wall, ntp = self._srs[-1]
+        return ntp - wall
+
+    def sr_drift_ppm(self) -> float | None:
+        """Drift of the camera's SR wall clock against ours, ppm (positive: camera fast).
+
+        The offset trend is measured against the local *monotonic* arrival time:
+        on Linux it is frequency-disciplined like the wall clock but never steps,
+        so a local NTP step cannot pose as camera drift. Theil-Sen (median of
+        pairwise slopes) because each SR's offset carries its own network delay
+        and a few delayed reports must not tilt the line.
+        """
+        if len(self._srs) < 3:
+            return None
+        pts = np.array(self._srs, dtype=np.float64)
+        x = pts[:, 0]
+        if x[-1] - x[0] < _MIN_SR_SPAN_S:
+            return None
+        slope = _theil_sen(x, pts[:, 2] - x)
+        return None if slope is None else slope * 1e6
+
+    def lsr_dlsr(self, now: float) -> tuple[int, int]:
+        """LSR and DLSR of our RTCP receiver report (RFC 3550 6.4.1); (0, 0) before any SR."""
+        if not self._srs:
+            return 0, 0
+        arrival, _, ntp = self._srs[-1]
+        lsr = int((ntp + _NTP_UNIX_OFFSET) * 65536.0) & 0xFFFFFFFF
+        dlsr = min(max(int((now - arrival) * 65536.0), 0), 0xFFFFFFFF)
+        return lsr, dlsr
+
+    # ---- RFC 3550 receiver report --------------------------------------------------------
+
+    def report_block(self) -> tuple[float, int, int, int]:
+        """(fraction_lost since the last call, cumulative_lost, extended_highest_seq, jitter).
+
+        As RFC 3550 A.3 computes them for the current source incarnation (a
+        re-base restarts the counts, as the RFC's init_seq does). fraction_lost
+        is a float in [0, 1]: the RR field is int(fraction * 256). jitter is in
+        RTP timestamp units, truncated as the RR carries it.
+        """
+        if self._fresh:
+            return 0.0, 0, 0, 0
+        extended_max = self._cycles + self._max_seq
+        expected = extended_max - self._base_seq + 1
+        received = self._n - self._recv_at_init
+        lost = max(-0x800000, min(expected - received, 0x7FFFFF))
+        expected_interval = expected - self._expected_prior
+        received_interval = received - self._received_prior
+        self._expected_prior = expected
+        self._received_prior = received
+        lost_interval = expected_interval - received_interval
+        fraction = 0.0
+        if expected_interval > 0 and lost_interval > 0:
+            fraction = lost_interval / expected_interval
+        return fraction, lost, extended_max & 0xFFFFFFFF, int(self._jitter)
+
+    # ---- snapshots ----------------------------------------------------------------------
+
+    @property
+    def jitter_ms(self) -> float:
+        """RFC 3550 interarrival jitter now, in milliseconds."""
+        return self._jitter / self._rate * 1000.0
+
+    @property
+    def discarded(self) -> int:
+        """Packets ignored as strays: a huge sequence jump not confirmed by its successor."""
+        return self._discarded
+
+    def window(self, now: float) -> WindowFigures:
+        """The figures of the window ending at `now` (monotonic seconds)."""
+        start = now - self._window
+        arr, seq, size, tr = _chronological(
+            self._n, self._cap, (self._arr, self._seq, self._size, self._tr)
+        )
+        lo = int(np.searchsorted(arr, start, side="left"))
+        # arr[0] is the first packet ever, or the oldest still held after overwriting.
+        duration = max(0.0, min(self._window, now - float(arr[0]))) if arr.size else 0.0
+        expected, lost = self._window_loss(seq, lo)
+        nbytes = int(size[lo:].sum())
+        bitrate = nbytes * 8.0 / duration if duration > 0 else 0.0
+        frames, fps, source, gop, key_bytes = self._frame_figures(now, start)
+        self._floor.feed(self._n, arr, tr)
+        return WindowFigures(
+            duration_s=duration,
+            packets=int(arr.size - lo),
+            expected=expected,
+            lost=lost,
+            loss_ratio=lost / expected if expected > 0 else 0.0,
+            bytes=nbytes,
+            bitrate_bps=bitrate,
+            frames=frames,
+            fps=fps,
+            fps_source=source,
+            gop_s=gop,
+            keyframe_bytes=key_bytes,
+        )
+
+    def snapshot(self, now: float) -> StreamStats:
+        """All figures at `now` (monotonic seconds) as the immutable StreamStats."""
+        w = self.window(now)
+        drift = self._floor.drift_ppm(self._rate)
+        if drift is None:
+            drift = self.sr_drift_ppm()
+        return StreamStats(
+            packets_received=self._n,
+            packets_lost=self._cumulative_lost(),
+            loss_ratio=w.loss_ratio,
+            jitter_ms=self.jitter_ms,
+            fps=w.fps,
+            bitrate_bps=w.bitrate_bps,
+            gop_s=w.gop_s,
+            since_last_packet_s=_since(now, self._last_arrival),
+            since_last_frame_s=_since(now, self._last_frame_arrival),
+            first_frame_ms=self._first_frame_ms(),
+            clock_drift_ppm=drift,
+            frames=self._nf,
+            keyframes=self._keyframes,
+            frames_dropped=self._frames_dropped,
+            bytes_received=self._bytes,
+        )
+
+    def _cumulative_lost(self) -> int:
+        # Duplicates count as received (as in RFC 3550), so they can mask losses; never < 0.
+        if self._fresh:
+            return 0
+        max_ext = self._off + self._cycles + self._max_seq
+        return max(0, max_ext - self._first_ext + 1 - self._n)
+
+    def _first_frame_ms(self) -> float | None:
+        if self._started is None or self._first_frame is None:
+            return None
+        return (self._first_frame - self._started) * 1000.0
+
+    def _window_loss(self, seq: np.ndarray, lo: int) -> tuple[int, int]:
+        """(expected, lost) for the packets from chronological index lo on.
+
+        The window expects every number above the highest one seen before it
+        started, up to the highest seen now. A late packet belonging before that
+        line was already judged by the previous window and is ignored; inside
+        the window duplicates collapse, so a reordered packet is neither lost
+        nor counted twice.
+        """
+        if self._fresh or lo >= seq.size:
+            return 0, 0
+        if lo > 0:
+            line = int(seq[:lo].max())
+        elif self._n <= self._cap:
+            line = self._first_ext - 1
+        else:
+            line = int(seq[0]) - 1  # overwritten: the oldest record we still hold starts it
+        max_ext = self._off + self._cycles + self._max_seq
+        expected = max(0, max_ext - line)
+        fresh = np.sort(seq[lo:][seq[lo:] > line])
+        received = int(fresh.size and 1 + np.count_nonzero(np.diff(fresh)))
+        return expected, max(0, expected - received)
+
+    def _frame_figures(
+        self, now: float, start: float
+    ) -> tuple[int, float, str, float | None, int | None]:
+        """(frames, fps, fps source, gop_s, keyframe_bytes) over the window."""
+        arr, ts, size, key, epoch = _chronological(
+            self._nf,
+            self._fcap,
+            (self._f_arr, self._f_ts, self._f_size, self._f_key, self._f_epoch),
+        )
+        lo = int(np.searchsorted(arr, start, side="left"))
+        arr, ts, size, key, epoch = arr[lo:], ts[lo:], size[lo:], key[lo:], epoch[lo:]
+        frames = int(arr.size)
+        current = epoch == self._epoch
+        fps, source = self._fps(now, arr, arr[current], ts[current])
+        kts = np.sort(ts[current & key])
+        steps = np.diff(kts)
+        steps = steps[steps > 0]
+        gop = float(np.median(steps)) / self._rate if steps.size else self._last_gop_s
+        key_bytes = int(np.median(size[key])) if key.any() else None
+        return frames, fps, source, gop, key_bytes
+
+    def _fps(
+        self, now: float, arr: np.ndarray, arr_cur: np.ndarray, ts: np.ndarray
+    ) -> tuple[float, str]:
+        """Frames per second: camera clock when its timestamps are sane, else local.
+
+        RTP timestamps are stamped at capture, so their span measures the camera's
+        frame rate free of network jitter; they are trusted only when that span
+        roughly agrees with the local one (a bogus clock rate or a timestamp jump
+        would not). When the stream has gone quiet the RTP span stops growing, so
+        a stall is folded in by dividing the count by the window's real duration.
+        """
+        if arr.size == 0:
+            return 0.0, "none"
+        distinct = int(np.unique(ts).size)
+        fps, source = 0.0, "none"
+        if distinct >= 2:
+            rtp_span = float(ts.max() - ts.min()) / self._rate
+            cur_span = float(arr_cur[-1] - arr_cur[0])
+            if rtp_span > 0 and abs(rtp_span - cur_span) <= 0.5 * max(rtp_span, cur_span) + 0.5:
+                fps, source = (distinct - 1) / rtp_span, "rtp"
+        arr_span = float(arr[-1] - arr[0])
+        if source == "none" and arr.size >= 2 and arr_span > 0:
+            fps, source = (arr.size - 1) / arr_span, "arrival"
+        if source == "none" or now - float(arr[-1]) > max(3.0 / fps, 0.5):
+            duration = min(self._window, now - self._oldest_frame_held())
+            count = distinct if source == "rtp" else int(arr.size)
+            if duration > 0:
+                return count / duration, "arrival"
+        return fps, source
+
+    def _oldest_frame_held(self) -> float:
+        # The stream's first frame, or the oldest one still in the ring after overwriting.
+        return float(self._f_arr[self._nf % self._fcap if self._nf > self._fcap else 0])
+
+
+def _since(now: float, then: float | None) -> float | None:
+    return None if then is None else max(0.0, now - then)
+
+
+def _chronological(n: int, cap: int, rings: tuple[np.ndarray, ...]) -> tuple[np.ndarray, ...]:
+    """The rings' records oldest first (views when nothing wrapped)."""
+    if n <= cap:
+        return tuple(r[:n] for r in rings)
+    i = n % cap
+    return tuple(np.concatenate((r[i:], r[:i])) for r in rings)
+
+
+def _theil_sen(x: np.ndarray, y: np.ndarray) -> float | None:
+    i, j = np.triu_indices(x.size, k=1)
+    dx = x[j] - x[i]
+    ok = dx > 0
+    if not ok.any():
+        return None
+    return float(np.median((y[j] - y[i])[ok] / dx[ok]))
+
+
+class _TransitFloor:
+    """The lower envelope of transit, one point per second, over a long baseline.
+
+    Transit (arrival in RTP units minus the timestamp) is the network delay
+    plus the clocks' offset; its trend is the drift. Delay noise is one-sided:
+    queues only ever add delay, and packets sent later within a frame carry
+    the frame's timestamp, so raw transit is a cloud above a floor. The floor
+    (least-delayed packet of each second) tracks the clocks alone. Even so a
+    floor point wanders by a fraction of a millisecond, which over a 10 s
+    window still reads as tens of ppm, so the points are kept for minutes
+    (camera crystals drift by tens of ppm: a 15 min baseline resolves well
+    under one). A Theil-Sen line through the minima of a few dozen groups
+    ignores the odd stretch where every packet was held up, which a
+    least-squares fit of all packets would follow.
+    """
+
+    __slots__ = ("_done", "_n", "_origin", "_x", "_y")
+
+    def __init__(self, capacity: int) -> None:
+        self._x = np.zeros(capacity, dtype=np.float64)
+        self._y = np.zeros(capacity, dtype=np.float64)
+        self._n = 0
+        self._done = 0  # packets (by global count) already folded into points
+        self._origin: float | None = None
+
+    def feed(self, total: int, arrival: np.ndarray, transit: np.ndarray) -> None:
+        """Fold in the records not seen yet (the last `arrival.size` of `total`, oldest first).
+
+        Only whole seconds are folded: the open second waits for the next call.
+        Records overwritten before a call are simply missing from the envelope.
+        """
+        first = total - arrival.size
+        skip = max(self._done, first) - first
+        a, t = arrival[skip:], transit[skip:]
+        if a.size == 0:
+            return
+        if self._origin is None:
+            self._origin = float(a[0])
+        ids = np.floor((a - self._origin) / _FLOOR_BIN_S).astype(np.int64)
+        closed = int(np.searchsorted(ids, ids[-1], side="left"))
+        if closed == 0:
+            return
+        starts = np.flatnonzero(np.diff(ids[:closed], prepend=ids[0] - 1))
+        for s, e in itertools.pairwise([*starts.tolist(), closed]):
+            k = s + int(np.argmin(t[s:e]))
+            self._push(float(a[k]), float(t[k]))
+        self._done = first + skip + closed
+
+    def _push(self, x: float, y: float) -> None:
+        i = self._n % self._x.size
+        self._x[i] = x
+        self._y[i] = y
+        self._n += 1
+
+    def drift_ppm(self, rate: float) -> float | None:
+        x, y = _chronological(self._n, self._x.size, (self._x, self._y))
+        if x.size < 3 or x[-1] - x[0] < _MIN_DRIFT_SPAN_S:
+            return None
+        edges = np.linspace(0, x.size, min(_DRIFT_GROUPS, x.size) + 1).astype(np.int64)
+        gx: list[float] = []
+        gy: list[float] = []
+        for a, b in itertools.pairwise(edges.tolist()):
+            if b > a:
+                k = a + int(np.argmin(y[a:b]))
+                gx.append(float(x[k]))
+                gy.append(float(y[k]))
+        slope = _theil_sen(np.array(gx), np.array(gy))
+        # transit = local * rate - camera * rate, so a fast camera clock makes it fall.
+        return None if slope is None else -slope / rate * 1e6
