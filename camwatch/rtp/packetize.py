@@ -1,0 +1,194 @@
+"""Annex-B access units → RTP payloads (RFC 6184 for H.264, RFC 7798 for H.265).
+
+The simulator packetizes each encoded access unit once and shares the payloads
+between every camera and client that serves it; only the 12-byte RTP header
+differs per client, so it is built separately by `rtp_header`.
+
+Payloads are at most `mtu - 12` bytes so that a whole RTP packet fits `mtu`.
+Small parameter-set NAL units (SPS/PPS, VPS/SPS/PPS) are aggregated into one
+STAP-A / AP packet, large NAL units are fragmented (FU-A / FU), the rest go as
+single NAL unit packets.
+"""
+
+from __future__ import annotations
+
+import struct
+
+RTP_HEADER_SIZE = 12
+DEFAULT_MTU = 1400
+
+_H264_STAP_A = 24
+_H264_FU_A = 28
+_H265_AP = 48
+_H265_FU = 49
+
+_HEADER = struct.Struct("!BBHII")
+
+
+class PacketizeError(ValueError):
+    """The access unit cannot be packetized (no NAL units, MTU too small)."""
+
+
+def rtp_header(payload_type: int, seq: int, timestamp: int, ssrc: int, marker: bool) -> bytes:
+    """A 12-byte RTP version 2 header with no CSRC and no extension."""
+    second = (0x80 if marker else 0) | (payload_type & 0x7F)
+    return _HEADER.pack(0x80, second, seq & 0xFFFF, timestamp & 0xFFFFFFFF, ssrc & 0xFFFFFFFF)
+
+
+def split_annexb(data: bytes) -> list[bytes]:
+    """NAL units of an Annex-B byte stream, start codes and trailing zeros removed."""
+    nals: list[bytes] = []
+    start = _next_start_code(data, 0)
+    while start is not None:
+        begin = start[1]
+        following = _next_start_code(data, begin)
+        end = following[0] if following is not None else len(data)
+        nal = data[begin:end].rstrip(b"\x00")
+        if nal:
+            nals.append(nal)
+        start = following
+    return nals
+
+
+def _next_start_code(data: bytes, offset: int) -> tuple[int, int] | None:
+    """(position of the start code, position just after it) or None."""
+    pos = data.find(b"\x00\x00\x01", offset)
+    if pos < 0:
+        return None
+    return pos, pos + 3
+
+
+def h264_nal_type(nal: bytes) -> int:
+    return nal[0] & 0x1F
+
+
+def h265_nal_type(nal: bytes) -> int:
+    return (nal[0] >> 1) & 0x3F
+
+
+def packetize_h264(
+    nals: list[bytes], mtu: int = DEFAULT_MTU, aggregate: bool = True
+) -> list[bytes]:
+    """RTP payloads (packetization-mode=1) for the NAL units of one access unit."""
+    limit = _payload_limit(mtu)
+    payloads: list[bytes] = []
+    pending: list[bytes] = []  # small NAL units waiting for a STAP-A
+    for nal in nals:
+        if aggregate and h264_nal_type(nal) in (7, 8) and _stap_size([*pending, nal], 1) <= limit:
+            pending.append(nal)
+            continue
+        payloads.extend(_flush_h264_stap(pending))
+        pending = []
+        if len(nal) <= limit:
+            payloads.append(nal)
+        else:
+            payloads.extend(_fu_a(nal, limit))
+    payloads.extend(_flush_h264_stap(pending))
+    return payloads
+
+
+def _flush_h264_stap(pending: list[bytes]) -> list[bytes]:
+    if not pending:
+        return []
+    if len(pending) == 1:
+        return [pending[0]]
+    nri = max(nal[0] & 0x60 for nal in pending)
+    body = b"".join(struct.pack("!H", len(nal)) + nal for nal in pending)
+    return [bytes([nri | _H264_STAP_A]) + body]
+
+
+def _fu_a(nal: bytes, limit: int) -> list[bytes]:
+    indicator = (nal[0] & 0xE0) | _H264_FU_A
+    nal_type = nal[0] & 0x1F
+    chunks = _chunks(nal[1:], limit - 2)
+    out: list[bytes] = []
+    for i, chunk in enumerate(chunks):
+        fu_header = nal_type
+        if i == 0:
+            fu_header |= 0x80
+        if i == len(chunks) - 1:
+            fu_header |= 0x40
+        out.append(bytes((indicator, fu_header)) + chunk)
+    return out
+
+
+def packetize_h265(
+    nals: list[bytes], mtu: int = DEFAULT_MTU, aggregate: bool = True
+) -> list[bytes]:
+    """RTP payloads (no DONL) for the NAL units of one H.265 access unit."""
+    limit = _payload_limit(mtu)
+    payloads: list[bytes] = []
+    pending: list[bytes] = []
+    for nal in nals:
+        if len(nal) < 2:
+            raise PacketizeError("H.265 NAL unit shorter than its 2-byte header")
+        small_param = h265_nal_type(nal) in (32, 33, 34)
+        if aggregate and small_param and _stap_size([*pending, nal], 2) <= limit:
+            pending.append(nal)
+            continue
+        payloads.extend(_flush_h265_ap(pending))
+        pending = []
+        if len(nal) <= limit:
+            payloads.append(nal)
+        else:
+            payloads.extend(_h265_fu(nal, limit))
+    payloads.extend(_flush_h265_ap(pending))
+    return payloads
+
+
+def _flush_h265_ap(pending: list[bytes]) -> list[bytes]:
+    if not pending:
+        return []
+    if len(pending) == 1:
+        return [pending[0]]
+    # The AP header carries F as the OR, and LayerId / TID as the lowest of its units.
+    forbidden = max(nal[0] & 0x80 for nal in pending)
+    layer = min(((nal[0] & 0x01) << 5) | (nal[1] >> 3) for nal in pending)
+    tid = min(nal[1] & 0x07 for nal in pending)
+    header = bytes((forbidden | (_H265_AP << 1) | (layer >> 5), ((layer & 0x1F) << 3) | tid))
+    body = b"".join(struct.pack("!H", len(nal)) + nal for nal in pending)
+    return [header + body]
+
+
+def _h265_fu(nal: bytes, limit: int) -> list[bytes]:
+    nal_type = h265_nal_type(nal)
+    header = bytes(((nal[0] & 0x81) | (_H265_FU << 1), nal[1]))
+    chunks = _chunks(nal[2:], limit - 3)
+    out: list[bytes] = []
+    for i, chunk in enumerate(chunks):
+        fu_header = nal_type
+        if i == 0:
+            fu_header |= 0x80
+        if i == len(chunks) - 1:
+            fu_header |= 0x40
+        out.append(header + bytes((fu_header,)) + chunk)
+    return out
+
+
+def packetize_access_unit(
+    access_unit: bytes, codec: str, mtu: int = DEFAULT_MTU, aggregate: bool = True
+) -> list[bytes]:
+    """RTP payloads for one Annex-B access unit; codec is 'h264' or 'h265'."""
+    nals = split_annexb(access_unit)
+    if not nals:
+        raise PacketizeError("access unit holds no NAL unit")
+    if codec == "h264":
+        return packetize_h264(nals, mtu, aggregate)
+    if codec == "h265":
+        return packetize_h265(nals, mtu, aggregate)
+    raise PacketizeError(f"unknown codec {codec!r} (expected 'h264' or 'h265')")
+
+
+def _payload_limit(mtu: int) -> int:
+    limit = mtu - RTP_HEADER_SIZE
+    if limit < 64:
+        raise PacketizeError(f"MTU {mtu} too small for RTP video (need at least 76 bytes)")
+    return limit
+
+
+def _stap_size(nals: list[bytes], header_size: int) -> int:
+    return header_size + sum(2 + len(nal) for nal in nals)
+
+
+def _chunks(data: bytes, size: int) -> list[bytes]:
+    return [data[i : i + size] for i in range(0, len(data), size)]
