@@ -17,6 +17,7 @@ COMMANDS: list[tuple[str, str, str]] = [
     ("probe", "camwatch.commands.probe", "check one camera or URL now and report its stream"),
     ("config", "camwatch.commands.config", "validate the camera inventory and list it"),
     ("sim", "camwatch.commands.sim", "serve simulated RTSP cameras with scripted faults"),
+    ("report", "camwatch.commands.report", "availability, incidents and MTTR per camera"),
 ]
 
 EXIT_USAGE = 3  # Nagios "unknown": also used for usage and config errors

@@ -54,16 +54,29 @@ def probe_text(result: ProbeResult) -> str:
         ]
         if st.clock_drift_ppm is not None:
             lines.append(f"  camera clock {st.clock_drift_ppm:+.0f} ppm vs this machine")
-    image = [c for c in s.conditions if c.value is not None]
+    image = _image_line(s)
     if image:
-        lines.append("  image        " + "   ".join(_cond(c) for c in image[:6]))
+        lines.append(f"  image        {image}")
     if result.problems:
         lines.append("  problems:")
         lines += [f"    - [{sev.value}] {text}" for sev, text in result.problems]
     return "\n".join(lines)
 
 
-def _cond(c: object) -> str:
-    kind, value, active = c.kind, c.value, c.active  # type: ignore[attr-defined]
-    mark = "!" if active else ""
-    return f"{kind} {value:.3g}{mark}"
+def _image_line(state: CameraState) -> str:
+    """The figures an installer aiming a camera wants side by side."""
+    a = state.analysis
+    if a is None:
+        return ""
+    parts = [
+        f"brightness {a.luma_mean:.0f}/255",  # type: ignore[attr-defined]
+        f"contrast {a.contrast:.0f}",  # type: ignore[attr-defined]
+        f"noise {a.noise_sigma:.1f}",  # type: ignore[attr-defined]
+        f"sharpness {a.sharpness:.0f}",  # type: ignore[attr-defined]
+    ]
+    pct = getattr(a, "sharpness_pct", None)
+    if pct is not None:
+        parts[-1] += f" ({pct:.0f}% of baseline)"
+    if state.motion_level is not None:
+        parts.append(f"motion {state.motion_level:.0f}%")
+    return "  ".join(parts)
