@@ -14,6 +14,7 @@ import sys
 
 # (command, module, one-line help). Order is the order shown in --help.
 COMMANDS: list[tuple[str, str, str]] = [
+    ("demo", "camwatch.commands.demo", "run camwatch on a simulated fleet (no camera needed)"),
     ("probe", "camwatch.commands.probe", "check one camera or URL now and report its stream"),
     ("config", "camwatch.commands.config", "validate the camera inventory and list it"),
     ("sim", "camwatch.commands.sim", "serve simulated RTSP cameras with scripted faults"),

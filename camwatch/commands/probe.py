@@ -65,8 +65,6 @@ async def _probe(cfg: object, args: argparse.Namespace) -> int:
 
 
 def _analysis_hook(cfg: object):  # type: ignore[no-untyped-def]
-    try:
-        from ..analysis.hook import frame_hook_for
-    except ImportError:
-        return None
+    from ..imaging import frame_hook_for
+
     return frame_hook_for(cfg)
