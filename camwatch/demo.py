@@ -28,7 +28,9 @@ class SimThread:
         self.port = port
         self.server: SimServer | None = None
         self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="camwatch-sim", daemon=True)
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, name="camwatch-sim", daemon=True
+        )
 
     def start(self, timeout: float = 120.0) -> SimServer:
         self._thread.start()

@@ -13,7 +13,7 @@ from .bus import LocalBus
 from .camera import CameraMonitor, CameraTarget, MonitorSettings
 from .decode import DecodePool
 from .pipeline import FrameHook
-from .state import CameraState, Severity, Status
+from .state import CameraState, FrameSample, Severity, Status
 
 EXIT_OK, EXIT_WARNING, EXIT_CRITICAL, EXIT_UNKNOWN = 0, 1, 2, 3
 
@@ -30,6 +30,7 @@ class ProbeResult:
     state: CameraState
     seconds: float
     problems: tuple[tuple[Severity, str], ...]
+    sample: FrameSample | None = None  # the last decoded frame (privacy-masked by the hook)
 
     @property
     def exit_code(self) -> int:
@@ -124,7 +125,8 @@ async def probe(
     state = monitor.state
     if state.status in (Status.LIVE, Status.CONNECTING) and not state.decode.keyframes_decoded:
         state = dataclasses.replace(state, reason="no keyframe decoded: " + _why_no_frame(state))
-    return ProbeResult(state, time.monotonic() - started, tuple(judge(state)))
+    elapsed = time.monotonic() - started
+    return ProbeResult(state, elapsed, tuple(judge(state)), monitor.latest_sample)
 
 
 async def _collect(

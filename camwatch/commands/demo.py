@@ -7,6 +7,11 @@ import argparse
 import asyncio
 import signal
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..core import Core
+    from ..demo import DemoRun
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -26,7 +31,9 @@ def run(args: argparse.Namespace) -> int:
         print("camwatch demo: --cameras must be between 1 and 1000", file=sys.stderr)
         return 3
     headless = args.headless or not (sys.stdin.isatty() and sys.stdout.isatty())
-    print(f"camwatch demo: encoding {args.cameras} simulated cameras...", file=sys.stderr, flush=True)
+    print(
+        f"camwatch demo: encoding {args.cameras} simulated cameras...", file=sys.stderr, flush=True
+    )
     with DemoRun(args.cameras, args.port) as demo:
         assert demo.server is not None
         print(
@@ -38,10 +45,10 @@ def run(args: argparse.Namespace) -> int:
         return asyncio.run(_main(demo, args, headless))
 
 
-async def _main(demo: object, args: argparse.Namespace, headless: bool) -> int:
+async def _main(demo: DemoRun, args: argparse.Namespace, headless: bool) -> int:
     from ..core import Core, CoreOptions
 
-    core = Core(demo.inventory(), CoreOptions(notify=False))  # type: ignore[attr-defined]
+    core = Core(demo.inventory(), CoreOptions(notify=False))
     await core.start()
     try:
         if headless:
@@ -51,7 +58,7 @@ async def _main(demo: object, args: argparse.Namespace, headless: bool) -> int:
         await core.stop()
 
 
-async def _headless(core: object, seconds: float) -> int:
+async def _headless(core: Core, seconds: float) -> int:
     from ..headless import live_summary
 
     stop = asyncio.Event()
@@ -60,16 +67,16 @@ async def _headless(core: object, seconds: float) -> int:
         loop.add_signal_handler(sig, stop.set)
     if seconds > 0:
         loop.call_later(seconds, stop.set)
-    await live_summary(core.bus, stop)  # type: ignore[attr-defined]
+    await live_summary(core.bus, stop)
     return 0
 
 
-async def _tui(core: object, args: argparse.Namespace) -> int:
+async def _tui(core: Core, args: argparse.Namespace) -> int:
     from ..tui.app import _build_app
 
     app = _build_app(
-        core.bus,  # type: ignore[attr-defined]
-        core.control,  # type: ignore[attr-defined]
+        core.bus,
+        core.control,
         {"theme": args.theme, "colors": args.colors, "mouse": not args.no_mouse},
     )
     if isinstance(app, int):

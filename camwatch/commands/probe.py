@@ -7,6 +7,10 @@ import asyncio
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..config import CameraConfig
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -48,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     return asyncio.run(_probe(cfg, args))
 
 
-async def _probe(cfg: object, args: argparse.Namespace) -> int:
+async def _probe(cfg: CameraConfig, args: argparse.Namespace) -> int:
     from ..probe import probe
     from ..report_text import probe_text
     from ..targets import target_of
@@ -64,7 +68,7 @@ async def _probe(cfg: object, args: argparse.Namespace) -> int:
     return result.exit_code
 
 
-def _analysis_hook(cfg: object):  # type: ignore[no-untyped-def]
+def _analysis_hook(cfg: CameraConfig):
     from ..imaging import frame_hook_for
 
     return frame_hook_for(cfg)

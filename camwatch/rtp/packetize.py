@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import struct
 
+from .nal import split_annexb
+
 RTP_HEADER_SIZE = 12
 DEFAULT_MTU = 1400
 
@@ -33,29 +35,6 @@ def rtp_header(payload_type: int, seq: int, timestamp: int, ssrc: int, marker: b
     """A 12-byte RTP version 2 header with no CSRC and no extension."""
     second = (0x80 if marker else 0) | (payload_type & 0x7F)
     return _HEADER.pack(0x80, second, seq & 0xFFFF, timestamp & 0xFFFFFFFF, ssrc & 0xFFFFFFFF)
-
-
-def split_annexb(data: bytes) -> list[bytes]:
-    """NAL units of an Annex-B byte stream, start codes and trailing zeros removed."""
-    nals: list[bytes] = []
-    start = _next_start_code(data, 0)
-    while start is not None:
-        begin = start[1]
-        following = _next_start_code(data, begin)
-        end = following[0] if following is not None else len(data)
-        nal = data[begin:end].rstrip(b"\x00")
-        if nal:
-            nals.append(nal)
-        start = following
-    return nals
-
-
-def _next_start_code(data: bytes, offset: int) -> tuple[int, int] | None:
-    """(position of the start code, position just after it) or None."""
-    pos = data.find(b"\x00\x00\x01", offset)
-    if pos < 0:
-        return None
-    return pos, pos + 3
 
 
 def h264_nal_type(nal: bytes) -> int:

@@ -54,7 +54,7 @@ def free_port() -> int:
 
 def launch_line(encoder: str, width: int, height: int, fps: int) -> str:
     return (
-        f"( videotestsrc is-live=true pattern=ball ! video/x-raw,width={width},height={height},"
+        f"( videotestsrc is-live=true pattern=smpte horizontal-speed=3 ! video/x-raw,width={width},height={height},"
         f"framerate={fps}/1,format=I420 ! {encoder.format(gop=fps)} )"
     )
 
