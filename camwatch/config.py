@@ -425,18 +425,10 @@ CREDENTIAL_SCHEMA: dict[str, Validator] = {
 }
 # Sections interpreted by other subsystems; extend a schema here to add a key.
 SECTION_SCHEMAS: dict[str, dict[str, Validator]] = {
-    "store": {"path": _text, "retention_days": _positive},
+    "store": {"path": _text, "retention_days": _positive, "flush_interval": _positive},
     "privacy": {"thumbnails": _enum(*THUMBNAIL_MODES)},
     "rules": {},  # checked by camwatch.alerts.rules.parse_rules_config in _rules
-    "notify": {
-        "webhooks": _list_of(_webhook),
-        "command": _argv,
-        "apprise": _list_of(_text),
-        "min_interval": _non_negative,
-        "max_per_hour": _positive_int,
-        "digest_after": _positive_int,
-        "digest_window": _positive,
-    },
+    "notify": {},  # checked by camwatch.alerts.notify.parse_notify_config in _notify
     "tui": {
         "theme": _text,
         "colors": _enum("auto", "truecolor", "256", "16", "mono"),
@@ -765,6 +757,8 @@ def _sections(doc: dict[str, Any], problems: _Problems) -> dict[str, dict[str, A
         raw = doc.get(name, {})
         if name == "rules":
             out[name] = _rules(raw, problems)
+        elif name == "notify":
+            out[name] = _notify(raw, problems)
         else:
             out[name] = _check_table(raw, schema, f"[{name}]", problems)
     store = out["store"]
@@ -786,9 +780,26 @@ def _rules(raw: Any, problems: _Problems) -> dict[str, Any]:
     return raw
 
 
+def _notify(raw: Any, problems: _Problems) -> dict[str, Any]:
+    if not isinstance(raw, dict):
+        problems.add("[notify]", None, f"expected a table, got {_type(raw)}")
+        return {}
+    from .alerts.notify import NotifyConfigError, parse_notify_config  # the format's owner
+
+    try:
+        parse_notify_config(raw)
+    except NotifyConfigError as exc:
+        problems.items.extend(redact_text(f"{problems.label}: {p}") for p in exc.problems)
+        return {}
+    return raw
+
+
 def _check_notify_secrets(notify: Mapping[str, Any], ctx: _Context) -> None:
-    urls = [("webhooks", w["url"]) for w in notify.get("webhooks", ())]
-    urls += [("apprise", u) for u in notify.get("apprise", ())]
+    hooks = notify.get("webhooks", ())
+    hooks = hooks if isinstance(hooks, list | tuple) else [hooks]
+    urls = [("webhooks", w.get("url", "") if isinstance(w, dict) else str(w)) for w in hooks]
+    apprise = notify.get("apprise", ())
+    urls += [("apprise", u) for u in ([apprise] if isinstance(apprise, str) else apprise)]
     for key, url in urls:
         netloc = urlsplit(url).netloc if "://" in url else ""
         userinfo = netloc.rpartition("@")[0]

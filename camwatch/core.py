@@ -77,7 +77,8 @@ class Core:
             section = self.inventory.sections.get("store", {})
             path = self.options.db_path or section.get("path")
             retention = float(section.get("retention_days", 30))
-            self.store = await Store.open(path, retention_days=retention)
+            flush = float(section.get("flush_interval", 1.0))
+            self.store = await Store.open(path, retention_days=retention, flush_interval=flush)
             for cam in self.inventory.cameras:
                 data = await self.store.load_baseline(cam.name)
                 if data:
