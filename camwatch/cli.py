@@ -14,11 +14,16 @@ import sys
 
 # (command, module, one-line help). Order is the order shown in --help.
 COMMANDS: list[tuple[str, str, str]] = [
+    ("tui", "camwatch.commands.tui", "the terminal UI (what `camwatch` alone runs)"),
     ("demo", "camwatch.commands.demo", "run camwatch on a simulated fleet (no camera needed)"),
     ("probe", "camwatch.commands.probe", "check one camera or URL now and report its stream"),
+    ("snapshot", "camwatch.commands.snapshot", "print one frame of a camera as terminal art"),
+    ("baseline", "camwatch.commands.baseline", "make a camera's current view its reference"),
     ("config", "camwatch.commands.config", "validate the camera inventory and list it"),
     ("sim", "camwatch.commands.sim", "serve simulated RTSP cameras with scripted faults"),
     ("report", "camwatch.commands.report", "availability, incidents and MTTR per camera"),
+    ("check", "camwatch.commands.check", "check every camera once (cron, Nagios): exit 0/1/2"),
+    ("daemon", "camwatch.commands.daemon", "monitor continuously: history, alerts, metrics"),
 ]
 
 EXIT_USAGE = 3  # Nagios "unknown": also used for usage and config errors
@@ -53,13 +58,19 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE if code == 2 else code
     _setup_logging(args.verbose)
     module = getattr(args, "_module", None)
-    if module is None:
-        parser.print_help()
-        return EXIT_USAGE
+    if module is None:  # bare `camwatch`: the TUI on the configured inventory
+        args = parser.parse_args(["tui"])
+        module = args._module
     try:
         return int(module.run(args) or 0)
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `camwatch ... | head`: the reader left; not an error
+        import os
+
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
 
 
 def _setup_logging(verbosity: int) -> None:

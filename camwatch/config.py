@@ -433,6 +433,7 @@ SECTION_SCHEMAS: dict[str, dict[str, Validator]] = {
         "theme": _text,
         "colors": _enum("auto", "truecolor", "256", "16", "mono"),
         "mouse": _bool,
+        "pixels": _enum("auto", "kitty", "sixel", "off"),
     },
     "analysis": {
         "size": _pair,

@@ -13,6 +13,7 @@ from camwatch.tui.widgets.thumbnail import Thumbnail
 from textual.widgets import Input, Static
 
 from camwatch.alerts.model import AlertState
+from camwatch.analysis import KINDS
 from camwatch.state import Status, StatusChanged
 
 
@@ -32,18 +33,41 @@ def text(screen: CameraScreen, selector: str) -> str:
 async def test_camera_shows_figures_checks_and_alerts() -> None:
     app, *_ = sample.make_app(40)
     async with app.run_test(size=(100, 32)) as pilot:
-        screen = await open_camera(app, pilot, "cam-003")  # packet loss warning
+        screen = await open_camera(app, pilot, "cam-003")  # defocus warning
         assert "cam-003" in text(screen, "#topbar") and "▲ warning" in text(screen, "#topbar")
-        assert screen.query_one(MetricsPanel).values["loss"] == "6.2%"
+        values = screen.query_one(MetricsPanel).values
+        assert values["sharpness"] == "31%"  # analysis.sharpness_pct, % of the baseline
+        state = app.fleet.states["cam-003"]
+        assert values["motion"] == f"{state.motion_level:.3g}"
         checks = screen.query_one("#checks", StatusTable)
-        assert checks.order == ["packet_loss", "motion", "sharpness"]
-        assert str(checks.get_cell("packet_loss", "state")) == "▲ firing"
-        assert str(checks.get_cell("packet_loss", "value")) == "0.062"
-        assert str(checks.get_cell("packet_loss", "threshold")) == "0.02"
-        assert str(checks.get_cell("motion", "state")) == "● ok"
+        assert checks.order[0] == "defocus"  # firing checks first
+        assert sorted(checks.order) == sorted(KINDS)
+        assert str(checks.get_cell("defocus", "state")) == "▲ firing"
+        assert str(checks.get_cell("defocus", "value")) == "31%"
+        assert str(checks.get_cell("defocus", "threshold")) == "< 50%"
+        assert str(checks.get_cell("frozen", "state")) == "● ok"
+        assert str(checks.get_cell("frozen", "threshold")) == "≥ 85%"
         alerts = screen.query_one("#alerts", StatusTable)
         assert len(alerts.order) == 1 and str(alerts.get_cell(alerts.order[0], "state")) == "firing"
         assert "rtsp://viewer:***@" in text(screen, "#info")
+
+
+async def test_camera_without_baseline_or_analysis() -> None:
+    app, bus, _ctl, _states = sample.make_app(10)
+    async with app.run_test(size=(100, 32)) as pilot:
+        bus.publish(sample.camera("cam-new", sharpness=None, loss=0.062))
+        bus.publish(sample.camera("cam-dark", status=Status.OFFLINE, motion=None))
+        app.drain()
+        screen = await open_camera(app, pilot, "cam-new")
+        values = screen.query_one(MetricsPanel).values
+        assert values["sharpness"] == "-" and values["loss"] == "6.2%"
+        checks = screen.query_one("#checks", StatusTable)
+        assert str(checks.get_cell("defocus", "value")) == "-"
+        app.open_camera("cam-dark")
+        await pilot.pause()
+        screen = app.screen
+        assert screen.query_one(MetricsPanel).values["motion"] == "-"
+        assert screen.query_one("#checks", StatusTable).order == ["-"]
 
 
 async def test_sparklines_follow_the_state_history() -> None:
@@ -172,10 +196,33 @@ async def test_image_is_drawn_and_the_view_audited_once() -> None:
         screen = await open_camera(app, pilot, "cam-010")
         thumb = screen.query_one(Thumbnail)
         assert thumb.cells is not None and thumb.cells.height > 3
-        screen.poll_thumbnail()
-        screen.poll_thumbnail()
+        screen.poll_thumbnails()
+        screen.poll_thumbnails()
         assert [e.target for e in ctl.views()] == ["cam-010"]
         assert thumb.redraws == 1
+
+
+async def test_reopening_reuses_the_screen_and_audits_every_view() -> None:
+    app, _bus, ctl, _states = sample.make_app(40)
+    async with app.run_test(size=(100, 32)) as pilot:
+        first = await open_camera(app, pilot, "cam-003")
+        checks = first.query_one("#checks", StatusTable)
+        await pilot.press("down", "down")
+        assert checks.cursor_row == 2
+        await pilot.press("escape")
+        await pilot.pause()
+        second = await open_camera(app, pilot, "cam-010")
+        assert second is first  # the same widgets, pointed at another camera
+        assert "cam-010" in text(second, "#topbar") and "cam-003" not in text(second, "#topbar")
+        assert checks.cursor_row == 0 and checks.has_focus
+        assert second.query_one(Thumbnail).view.camera == "cam-010"
+        await pilot.press("escape")
+        await pilot.pause()
+        await open_camera(app, pilot, "cam-010")  # the same camera again: a new view
+        app.open_camera("cam-003")  # from the palette while on a camera screen
+        await pilot.pause()
+        assert "cam-003" in text(second, "#topbar") and len(app.screen_stack) == 2
+        assert [e.target for e in ctl.views()] == ["cam-003", "cam-010", "cam-010", "cam-003"]
 
 
 async def test_camera_that_goes_offline_updates_in_place() -> None:

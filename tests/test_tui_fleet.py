@@ -10,6 +10,7 @@ from dataclasses import replace
 from camwatch.tui import sample
 from camwatch.tui.screens.camera import CameraScreen
 from camwatch.tui.screens.fleet import GROUP_PREFIX, FleetScreen
+from camwatch.tui.widgets.keybar import KeyBar
 from camwatch.tui.widgets.status_table import StatusTable
 from camwatch.tui.widgets.tiles import Tile, TileGrid
 from textual.widgets import Input
@@ -51,8 +52,9 @@ async def test_header_counts_states_as_words() -> None:
         screen = await ready(app, pilot)
         text = str(screen.query_one("#counts").render())
         assert text.startswith("36 live · ")
-        assert "1 offline" in text and "2 warning" in text and "1 auth failed" in text
-        assert "4 alerts" in text
+        assert "1 offline" in text and "1 auth failed" in text
+        assert "1 critical" in text and "1 warning" in text  # cam-023 frozen, cam-003 defocus
+        assert "5 alerts" in text
 
 
 async def test_filter_reduces_rows_and_escape_restores_them() -> None:
@@ -77,7 +79,10 @@ async def test_filter_by_state_word() -> None:
         screen = await ready(app, pilot)
         await pilot.press("slash", *"state:warn")
         await pilot.pause()
-        assert screen.table.order == ["cam-003", "cam-015"]
+        assert screen.table.order == ["cam-003"]
+        screen.query_one(Input).value = "state:crit"
+        await pilot.pause()
+        assert screen.table.order == ["cam-023"]
 
 
 async def test_bad_filter_field_is_reported_not_applied() -> None:
@@ -275,7 +280,7 @@ async def test_privacy_off_never_asks_for_an_image_and_shows_health_figures() ->
         await pilot.pause()
         assert "image hidden (privacy)" in str(app.screen.query_one(".privacy").render())
         grid.poll_thumbnails()
-        app.screen.poll_thumbnail()
+        app.screen.poll_thumbnails()
         assert "hidden" in str(app.screen.query_one(".privacy").render())
     assert ctl.thumbnail_calls == 0
     assert ctl.views() == []
@@ -352,3 +357,34 @@ async def test_mouse_header_click_sorts_and_row_click_opens() -> None:
         await pilot.click(StatusTable, offset=(name_x, 3))  # again: opens it
         await pilot.pause()
         assert isinstance(app.screen, CameraScreen) and app.screen.camera == "cam-003"
+
+
+async def test_key_bar_shows_the_focused_keys_and_clicks_run_them() -> None:
+    app, *_ = sample.make_app(40)
+    async with app.run_test(size=(120, 30)) as pilot:
+        screen = await ready(app, pilot)
+        bar = screen.query_one(KeyBar)
+        text = bar.text
+        for shown in ("⏎ Open", "/ Filter", "t Tiles", "? Help", "q Quit"):
+            assert shown in text
+        assert "Up" not in text and "Reverse sort" not in text  # show=False stays hidden
+        rebuilds = bar.rebuilds
+        await pilot.press("j", "j", "k")
+        assert bar.rebuilds == rebuilds  # moving the cursor changes no key
+        x = text.index("t Tiles")
+        await pilot.click(KeyBar, offset=(x + 1, 0))
+        await pilot.pause()
+        assert screen.tile_mode
+        await pilot.press("enter")
+        await pilot.pause()
+        assert "z Zoom" in app.screen.query_one(KeyBar).text
+
+
+async def test_showing_the_filter_leaves_the_table_size_alone() -> None:
+    app, *_ = sample.make_app(40)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await ready(app, pilot)
+        size = screen.table.size
+        await pilot.press("slash", "c")
+        await pilot.pause()
+        assert screen.query_one(Input).has_focus and screen.table.size == size

@@ -246,3 +246,15 @@ def test_sparkline() -> None:
     assert fmt.sparkline([0, 50, 100], 10) == "▁▄█"
     assert fmt.sparkline([5, 5, 5], 10) == "▄▄▄"
     assert fmt.sparkline(list(range(20)), 4) == "▁▃▅█"
+
+
+def test_fleet_model_takes_states_with_real_analysis_results() -> None:
+    # AnalysisResult holds numpy arrays: comparing two of them must not raise.
+    model = FleetModel()
+    first = sample.camera("a", fps=10.0)
+    assert model.apply([first]) == {"a"}
+    again = replace(first, analysis=sample.analysis(10.0, 96.0, first.conditions))
+    assert again.analysis is not first.analysis
+    assert model.apply([again]) == {"a"}
+    assert fmt.sharpness(again) == 96.0 and fmt.motion(again) == 10.0
+    assert model.look(again) is model.look(again)  # cached until the state changes

@@ -28,6 +28,8 @@ from textual.binding import Binding, BindingType
 from camwatch.alerts.model import Alert, AlertEvent
 from camwatch.bus import Bus
 from camwatch.control import Control, ControlError
+from camwatch.pixels import parse_pixels, pixel_protocol
+from camwatch.remote import ConnectionChanged, RemoteError, ThumbnailReady, attach
 from camwatch.state import CameraState, StatusChanged
 from camwatch.thumbs import Depth, parse_depth
 
@@ -45,6 +47,7 @@ log = logging.getLogger(__name__)
 ACTION_TIMEOUT_S = 10.0
 LOAD_TIMEOUT_S = 10.0
 EXIT_USAGE = 3
+EXIT_UNAVAILABLE = 69  # sysexits EX_UNAVAILABLE: the daemon refused or is incompatible
 EXIT_HANGUP = 129  # 128 + SIGHUP, as a shell reports it
 
 # --colors also sets Textual's own colour system (Rich names); mono keeps Textual's guess.
@@ -81,6 +84,7 @@ class CamwatchApp(App[int]):
         colors: str = "auto",
         mouse: bool = True,
         thumbnails: str = "on",
+        pixels: str = "auto",
         user: str | None = None,
         clock: Callable[[], float] = time.time,
         theme_dir: Path | str | None = None,
@@ -90,12 +94,16 @@ class CamwatchApp(App[int]):
         history: int = 60,
         mailbox: int = 8192,
     ) -> None:
-        """Raises UnknownThemeError or ValueError (bad colors/thumbnails) before touching
-        the terminal, so the caller can print a clear message."""
+        """Raises UnknownThemeError or ValueError (bad colors/thumbnails/pixels) before
+        touching the terminal, so the caller can print a clear message.
+
+        pixels: "auto" zooms with kitty's protocol inside kitty; "kitty" or "sixel"
+        force one (the --pixels flag or [tui] pixels); "off" never."""
         themes, self.theme_errors = camwatch_themes(Path(theme_dir) if theme_dir else None)
         chosen = _resolve_theme(theme, themes)
         depth = parse_depth(colors)
         mode = parse_mode(thumbnails)
+        zoom = pixel_protocol(parse_pixels(pixels))
         super().__init__()
         for t in themes.values():
             self.register_theme(t)
@@ -106,6 +114,7 @@ class CamwatchApp(App[int]):
         self.user = user or current_user()
         self.use_mouse = mouse
         self.depth = depth
+        self.pixel_protocol = zoom  # kitty or sixel for the camera zoom; None: not available
         self.refresh_interval = refresh_interval
         self.fleet = FleetModel(history=history)
         self.alerts = AlertBook()
@@ -117,6 +126,7 @@ class CamwatchApp(App[int]):
         self._dropped_seen = 0
         self.fleet.replace_all(bus.states())
         self._hangup_installed = False
+        self.link_notice: str | None = None  # set while the daemon connection is down
 
     # --- lifecycle -------------------------------------------------------------------
 
@@ -163,6 +173,7 @@ class CamwatchApp(App[int]):
             changed |= self.fleet.replace_all(self.bus.states())
             self.run_worker(self._load_alerts(), group="load", exit_on_error=False)
         latest: dict[str, CameraState] = {}
+        thumbs = False
         for message in messages:
             if isinstance(message, CameraState):
                 latest[message.name] = message
@@ -172,10 +183,31 @@ class CamwatchApp(App[int]):
             elif isinstance(message, StatusChanged):
                 self.fleet.add_event(message)
                 changed.add(message.camera)
+            elif isinstance(message, ConnectionChanged):
+                self._link_changed(message)
+            elif isinstance(message, ThumbnailReady):
+                thumbs = True
         changed |= self.fleet.apply(latest.values())
         self.update_screen(changed, alerts_changed)
+        if thumbs:
+            poll = getattr(self.screen, "poll_thumbnails", None)
+            if poll is not None:
+                poll()
+
+    def _link_changed(self, event: ConnectionChanged) -> None:
+        """The daemon connection dropped or came back (attached viewers only)."""
+        self.clear_notifications()
+        if event.connected:
+            self.link_notice = None
+            self.notify(event.message, title="daemon")
+        else:
+            self.link_notice = event.message
+            self.notify(event.message, title="daemon", severity="error", timeout=86400)
+        self.update_screen(set(), False)
 
     def update_screen(self, changed: set[str], alerts_changed: bool) -> None:
+        if not self.is_running:
+            return  # shutting down: screens are losing their widgets
         refresh = getattr(self.screen, "refresh_data", None)
         if refresh is not None:
             refresh(changed, alerts_changed)
@@ -214,9 +246,22 @@ class CamwatchApp(App[int]):
         if name not in self.fleet.states:
             self.notify(f"unknown camera {name!r}", severity="error")
             return
+        screen = self._camera_screen()
+        if self.screen is screen:
+            screen.show_camera(name)
+            return
         while isinstance(self.screen, CameraScreen):
             self.pop_screen()
-        self.push_screen(CameraScreen(name))
+        screen.show_camera(name)
+        self.push_screen(screen)
+
+    def _camera_screen(self) -> CameraScreen:
+        # One camera screen per mode (a screen lives in one stack), installed so that
+        # leaving it keeps its widgets: the next camera opens without compose or restyle.
+        key = f"camera-{self.current_mode}"
+        if not self.is_screen_installed(key):
+            self.install_screen(CameraScreen(), key)
+        return self.get_screen(key)  # type: ignore[return-value]
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
@@ -300,6 +345,44 @@ def run_tui(bus: Bus, control: Control, **opts: object) -> int:
     Options are CamwatchApp's keyword arguments. A bad theme, colour depth or
     thumbnails setting prints one clear line to stderr and returns 3.
     """
+    app = build_app(bus, control, opts)
+    if isinstance(app, int):
+        return app
+    app.run(mouse=app.use_mouse)
+    return app.return_code or 0
+
+
+def run_attached(path: Path | str | None = None, **opts: object) -> int | None:
+    """Run the TUI on the daemon listening at `path` (default: the runtime socket).
+
+    Returns None when no daemon answers there, so the caller can run its own
+    core instead; a refused or incompatible daemon prints why and returns 69.
+    """
+
+    async def main() -> int | None:
+        try:
+            remote = await attach(path)
+        except RemoteError as exc:
+            print(f"camwatch: {exc}", file=sys.stderr)
+            return EXIT_UNAVAILABLE
+        if remote is None:
+            return None
+        bus, control = remote
+        try:
+            app = build_app(bus, control, opts)
+            if isinstance(app, int):
+                return app
+            await app.run_async(mouse=app.use_mouse)
+            return app.return_code or 0
+        finally:
+            await bus.aclose()
+
+    return asyncio.run(main())
+
+
+def build_app(bus: Bus, control: Control, opts: dict[str, object]) -> CamwatchApp | int:
+    """A CamwatchApp with these options, or the usage exit status after printing why
+    (unknown theme, colour depth, thumbnails or pixels setting)."""
     colors = str(opts.get("colors", "auto"))
     try:
         depth = parse_depth(colors)
@@ -307,9 +390,9 @@ def run_tui(bus: Bus, control: Control, **opts: object) -> int:
             import textual.constants
 
             textual.constants.COLOR_SYSTEM = _TEXTUAL_COLOR_SYSTEM[depth]  # type: ignore[misc]
-        app = CamwatchApp(bus, control, **opts)  # type: ignore[arg-type]
+        return CamwatchApp(bus, control, **opts)  # type: ignore[arg-type]
     except (UnknownThemeError, ThemeError, ValueError) as exc:
         print(f"camwatch: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    app.run(mouse=app.use_mouse)
-    return app.return_code or 0
+
+

@@ -16,6 +16,7 @@ from camwatch.state import CameraState, Severity, Status
 BARS = "▁▂▃▄▅▆▇█"
 MOTION_KINDS = ("motion",)
 SHARPNESS_KINDS = ("sharpness", "defocus", "focus")
+LOSS_WARN = 0.02  # the default packet_loss rule threshold
 
 
 class Level(StrEnum):
@@ -113,11 +114,56 @@ def condition_value(state: CameraState, kinds: tuple[str, ...]) -> float | None:
 
 
 def motion(state: CameraState) -> float | None:
+    """Motion 0-100 from the last analysed frame (a "motion" condition as a fallback)."""
+    if state.motion_level is not None:
+        return state.motion_level
     return condition_value(state, MOTION_KINDS)
 
 
 def sharpness(state: CameraState) -> float | None:
+    """Sharpness as % of the camera's baseline; None until a baseline exists.
+
+    Read with getattr: in a viewer attached to a daemon the analysis result is a
+    read-only copy that has only the fields that travel.
+    """
+    pct = getattr(state.analysis, "sharpness_pct", None)
+    if isinstance(pct, int | float) and not isinstance(pct, bool):
+        return float(pct)
     return condition_value(state, SHARPNESS_KINDS)
+
+
+def lossy(state: CameraState) -> bool:
+    """Packet loss worth a colour: above the rule engine's default, or a loss condition."""
+    if state.stats.loss_ratio > LOSS_WARN:
+        return True
+    return any("loss" in c.kind for c in state.active_conditions())
+
+
+# How each image check compares its value with its limit (firing side), and its unit.
+CHECK_LIMITS: dict[str, tuple[str, str]] = {
+    "black": ("<", ""),
+    "low_light": ("<", ""),
+    "overexposed": (">", "%"),
+    "low_contrast": ("<", ""),
+    "color_cast": (">", ""),
+    "covered": ("<", "%"),
+    "noise": (">", ""),
+    "defocus": ("<", "%"),
+    "frozen": ("≥", "%"),
+    "moved": ("<", "%"),
+}
+
+
+def check_value(kind: str, value: float | None) -> str:
+    unit = CHECK_LIMITS.get(kind, ("", ""))[1]
+    return "-" if value is None else number(value) + unit
+
+
+def check_limit(kind: str, threshold: float | None) -> str:
+    op, unit = CHECK_LIMITS.get(kind, ("", ""))
+    if threshold is None:
+        return "-"
+    return f"{op} {number(threshold)}{unit}" if op else number(threshold)
 
 
 def duration(seconds: float) -> str:

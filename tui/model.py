@@ -38,13 +38,24 @@ class FleetModel:
         self.events: dict[str, deque[StatusChanged]] = {}
         self._events_len = events
         self._history_len = history
+        self._looks: dict[str, tuple[CameraState, fmt.Look]] = {}
         self.version = 0
+
+    def look(self, state: CameraState) -> fmt.Look:
+        """fmt.look(state), kept per camera until its state changes: sorting, filtering
+        and counting 1000 cameras on every key press asks for it thousands of times."""
+        hit = self._looks.get(state.name)
+        if hit is not None and hit[0] is state:
+            return hit[1]
+        look = fmt.look(state)
+        self._looks[state.name] = (state, look)
+        return look
 
     def apply(self, states: Iterable[CameraState]) -> set[str]:
         """Take new states (latest wins); returns the names whose state changed."""
         changed: set[str] = set()
         for state in states:
-            if self.states.get(state.name) == state:
+            if _same(self.states.get(state.name), state):
                 continue
             self.states[state.name] = state
             self._record(state)
@@ -58,6 +69,7 @@ class FleetModel:
         gone = set(self.states) - set(states)
         for name in gone:
             del self.states[name]
+            self._looks.pop(name, None)
             self.history.pop(name, None)
             self.events.pop(name, None)
         changed = self.apply(states.values()) | gone
@@ -90,6 +102,15 @@ class FleetModel:
                 fmt.sharpness(state),
             )
         )
+
+
+def _same(old: CameraState | None, new: CameraState) -> bool:
+    if old is None:
+        return False
+    try:
+        return old is new or old == new
+    except ValueError:  # an analysis result holds numpy arrays, which do not compare to a bool
+        return False
 
 
 _STATE_ORDER = {AlertState.FIRING: 0, AlertState.ACKNOWLEDGED: 1, AlertState.RESOLVED: 2}

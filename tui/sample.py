@@ -10,6 +10,7 @@ import random
 import numpy as np
 
 from camwatch.alerts.model import Alert, AlertState
+from camwatch.analysis.analyzer import AnalysisResult
 from camwatch.state import (
     CameraState,
     Condition,
@@ -24,6 +25,65 @@ SITES = ("north", "harbour", "depot", "school", "old-town")
 EPOCH = 1_800_000_000.0  # a fixed "now" for snapshots
 
 
+LOSS_ALERT = 0.02  # the rule engine's default packet_loss threshold
+WARN, CRIT = Severity.WARNING, Severity.CRITICAL
+HEALTHY: dict[str, tuple[float | None, float]] = {  # kind: (value, threshold), as the analyzer
+    "black": (110.0, 16.0),
+    "low_light": (110.0, 30.0),
+    "overexposed": (1.2, 30.0),
+    "low_contrast": (150.0, 24.0),
+    "color_cast": (6.0, 40.0),
+    "covered": (85.0, 10.0),
+    "noise": (1.6, 5.0),
+    "defocus": (96.0, 50.0),
+    "frozen": (20.0, 85.0),
+    "moved": (92.0, 60.0),
+}
+_UNITS = {"overexposed": "% clipped", "covered": "% textured", "frozen": "% still", "moved": "%"}
+
+
+def image_conditions(
+    active: dict[str, tuple[float, str, Severity]] | None = None,
+    sharpness: float | None = 96.0,
+) -> tuple[Condition, ...]:
+    """One condition per image check kind, like the analyzer reports them: inactive with
+    its value and threshold, except the `active` ones (kind: (value, reason, severity))."""
+    active = active or {}
+    out = []
+    for kind, (value, threshold) in HEALTHY.items():
+        if kind == "defocus":
+            value = sharpness
+        if kind in active:
+            v, reason, severity = active[kind]
+            out.append(Condition(kind, True, v, threshold, reason, severity))
+            continue
+        unit = _UNITS.get(kind, "")
+        reason = "baseline not learned yet" if value is None else f"{value:g}{unit}"
+        out.append(Condition(kind, False, value, threshold, reason, Severity.OK))
+    return tuple(out)
+
+
+def analysis(
+    motion: float, sharpness: float | None, conditions: tuple[Condition, ...]
+) -> AnalysisResult:
+    """An analyzer result with these figures (the fields the TUI reads are real)."""
+    grid = np.zeros((9, 16), bool)
+    grid.flat[: round(motion / 100 * grid.size)] = True
+    return AnalysisResult(
+        conditions=conditions,
+        motion_level=motion,
+        motion_grid=grid,
+        sharpness=0.0 if sharpness is None else sharpness * 3.1,
+        sharpness_pct=sharpness,
+        noise_sigma=1.6,
+        luma_mean=110.0,
+        contrast=150.0,
+        clipped=1.2,
+        shift=(0.0, 0.0) if sharpness is not None else None,
+        baseline_ready=sharpness is not None,
+    )
+
+
 def camera(
     name: str,
     *,
@@ -35,17 +95,22 @@ def camera(
     bitrate: float = 2_000_000.0,
     loss: float = 0.0,
     motion: float | None = 10.0,
-    sharpness: float | None = 80.0,
-    conditions: tuple[Condition, ...] = (),
+    sharpness: float | None = 96.0,
+    conditions: dict[str, tuple[float, str, Severity]] | tuple[Condition, ...] | None = None,
     reason: str = "",
     tags: tuple[str, ...] = (),
 ) -> CameraState:
+    """A camera state as the core publishes it: figures in stats, motion_level, and the
+    analyzer's result and conditions once it is live (motion None: never analysed).
+
+    conditions: the image checks that fire (kind: (value, reason, severity)), or a
+    tuple of Condition to use exactly as given."""
     live = status is Status.LIVE
-    extra = []
-    if motion is not None:
-        extra.append(Condition("motion", False, motion, 50.0, ""))
-    if sharpness is not None:
-        extra.append(Condition("sharpness", False, sharpness, 40.0, ""))
+    analysed = live and motion is not None
+    if isinstance(conditions, tuple):
+        checks = conditions
+    else:
+        checks = image_conditions(conditions, sharpness) if analysed else ()
     return CameraState(
         name=name,
         url=f"rtsp://viewer:***@10.0.{sum(map(ord, site)) % 200}.{len(name)}:554/stream1",
@@ -62,7 +127,10 @@ def camera(
             jitter_ms=3.0,
             gop_s=2.0,
         ),
-        conditions=(*conditions, *extra),
+        conditions=checks,
+        motion_level=motion if analysed else None,
+        analysis=analysis(motion, sharpness, checks) if analysed and motion is not None else None,
+        last_frame_at=now - 1.0 if analysed else None,
         updated=now,
     )
 
@@ -86,20 +154,19 @@ def fleet(n: int, *, now: float = EPOCH, seed: int = 7) -> list[CameraState]:
                     status=Status.OFFLINE,
                     reason="connect timeout after 5 s",
                     motion=None,
-                    sharpness=None,
                     **common,
                 )
             )
+        elif roll < 0.038:
+            blur = {"defocus": (31.0, "sharpness 31% < 50%: defocused or dirty lens", WARN)}
+            states.append(
+                camera(name, fps=fps, motion=motion, sharpness=31.0, conditions=blur, **common)
+            )
         elif roll < 0.05:
-            loss = Condition(
-                "packet_loss", True, 0.062, 0.02, "6.2% packets lost", Severity.WARNING
-            )
-            states.append(camera(name, loss=0.062, fps=fps, conditions=(loss,), **common))
+            states.append(camera(name, loss=0.062, fps=fps, motion=motion, **common))
         elif roll < 0.06:
-            frozen = Condition(
-                "frozen", True, 42.0, 15.0, "image unchanged 42 s", Severity.CRITICAL
-            )
-            states.append(camera(name, fps=fps, motion=0, conditions=(frozen,), **common))
+            dark = {"low_light": (22.0, "mean luma 22 < 30", WARN)}
+            states.append(camera(name, fps=fps, motion=motion, conditions=dark, **common))
         elif roll < 0.07:
             states.append(
                 camera(
@@ -107,10 +174,15 @@ def fleet(n: int, *, now: float = EPOCH, seed: int = 7) -> list[CameraState]:
                     status=Status.AUTH_FAILED,
                     reason="401 from rtsp://admin:secret@10.0.0.9/ch1",
                     motion=None,
-                    sharpness=None,
                     **common,
                 )
             )
+        elif roll < 0.082:
+            still = {"frozen": (100.0, "image unchanged for 42 s (100% still)", CRIT)}
+            states.append(camera(name, fps=fps, motion=0, conditions=still, **common))
+        elif roll < 0.09:
+            cover = {"covered": (3.0, "3% of the image textured < 10%: lens covered", CRIT)}
+            states.append(camera(name, fps=fps, motion=0, conditions=cover, **common))
         else:
             states.append(camera(name, fps=fps, motion=motion, **common))
     return states
@@ -124,6 +196,10 @@ def alerts_for(states: list[CameraState], now: float = EPOCH) -> list[Alert]:
             out.append(_alert(st, st.status.value, Severity.CRITICAL, st.reason, now))
         for c in st.active_conditions():
             out.append(_alert(st, c.kind, c.severity, c.reason, now, c.value, c.threshold))
+        if st.stats.loss_ratio > LOSS_ALERT:
+            reason = f"{st.stats.loss_ratio:.1%} of packets lost > {LOSS_ALERT:.0%}"
+            loss = st.stats.loss_ratio
+            out.append(_alert(st, "packet_loss", Severity.WARNING, reason, now, loss, LOSS_ALERT))
     return out
 
 

@@ -11,9 +11,11 @@ import logging
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+import numpy as np
+
 from camwatch.control import Control
 from camwatch.state import FrameSample
-from camwatch.thumbs import Cells, Depth, render_cells
+from camwatch.thumbs import Cells, Depth, pixelate, render_cells
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +57,11 @@ class ThumbService:
             log.exception("thumbnail(%s) failed", camera)
             return None
         return sample if sample is not None and sample.rgb is not None else None
+
+    def privacy_image(self, sample: FrameSample) -> np.ndarray:
+        """The frame's RGB as the privacy mode allows it to be shown (mosaic if pixelate)."""
+        rgb = np.asarray(sample.rgb)
+        return pixelate(rgb, self.pixel_blocks) if self.mode is ThumbMode.PIXELATE else rgb
 
     def render(self, sample: FrameSample, width: int, height: int) -> Cells | None:
         blocks = self.pixel_blocks if self.mode is ThumbMode.PIXELATE else None

@@ -72,9 +72,9 @@ async def _headless(core: Core, seconds: float) -> int:
 
 
 async def _tui(core: Core, args: argparse.Namespace) -> int:
-    from ..tui.app import _build_app
+    from ..tui.app import build_app
 
-    app = _build_app(
+    app = build_app(
         core.bus,
         core.control,
         {"theme": args.theme, "colors": args.colors, "mouse": not args.no_mouse},

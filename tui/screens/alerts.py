@@ -8,7 +8,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.content import Content
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 
 from camwatch.alerts.model import Alert, AlertState
 from camwatch.redact import redact_text
@@ -17,6 +17,7 @@ from camwatch.state import Severity
 from .. import format as fmt
 from ..columns import Col
 from ..query import ALERT_FIELDS, Query, QueryError, match_alert, parse_query
+from ..widgets.keybar import KeyBar
 from ..widgets.status_table import RowCells, StatusTable
 from .base import DataScreen
 from .dialogs import AckDialog, SilenceDialog, SilenceRequest
@@ -54,8 +55,8 @@ class AlertsScreen(DataScreen):
     DEFAULT_CSS = """
     AlertsScreen #topbar { height: 1; background: $panel; padding: 0 1; }
     AlertsScreen #counts { width: 1fr; }
-    AlertsScreen #view { width: auto; color: $text-muted; }
-    AlertsScreen #filter { dock: bottom; display: none; margin-bottom: 1; }
+    AlertsScreen #view { width: auto; color: $text-muted; margin-left: 2; }
+    AlertsScreen #filter { width: 2fr; max-width: 60; display: none; background: $surface; }
     AlertsScreen #filter.-shown { display: block; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -76,12 +77,14 @@ class AlertsScreen(DataScreen):
         self._alerts: dict[str, Alert] = {}
 
     def compose(self) -> ComposeResult:
-        with Horizontal(id="topbar"):
+        with Horizontal(id="topbar"):  # the filter box here: showing it leaves the table be
             yield Static(id="counts", markup=False)
+            yield Input(
+                id="filter", compact=True, placeholder="filter: words, sev:…, site:…, rule:…"
+            )
             yield Static(id="view", markup=False)
         yield StatusTable(COLUMNS, id="feed")
-        yield Input(id="filter", compact=True, placeholder="filter: words, sev:…, site:…, rule:…")
-        yield Footer(compact=True)
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.table.focus()
@@ -143,6 +146,8 @@ class AlertsScreen(DataScreen):
         if self.query_text:
             bits.append(f"filter “{self.query_text.text}”")
         bits.append(f"{len(self._alerts)} shown")
+        if self.cw.link_notice:
+            bits.insert(0, f"⚠ {self.cw.link_notice}")
         self.query_one("#view", Static).update(" · ".join(bits))
 
     def _changed_view(self) -> None:

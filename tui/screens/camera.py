@@ -9,7 +9,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from camwatch.alerts.model import Alert, AlertState
 from camwatch.redact import redact_text
@@ -17,11 +17,13 @@ from camwatch.state import CameraState, Severity, StatusChanged
 
 from .. import format as fmt
 from ..columns import Col
+from ..widgets.keybar import KeyBar
 from ..widgets.metrics import METRICS, MetricsPanel
 from ..widgets.status_table import DetailTable, RowCells, StatusTable
 from ..widgets.thumbnail import Thumbnail
 from .base import DataScreen
 from .dialogs import AckDialog, ConfirmDialog, SilenceDialog, SilenceRequest
+from .zoom import ZoomScreen
 
 EVENT_PREFIX = "\x00event:"  # rows of status changes under the alerts; never an alert id
 CHECK_COLUMNS = (
@@ -42,7 +44,8 @@ ALERT_COLUMNS = (
 
 def check_cells(state: CameraState) -> dict[str, RowCells]:
     rows: dict[str, RowCells] = {}
-    for c in state.conditions:
+    # Firing checks first, so they are on screen even at 80x24.
+    for c in sorted(state.conditions, key=lambda c: not c.active):
         if c.active:
             level = "bad" if c.severity is Severity.CRITICAL else "warn"
             word = "✖ firing" if c.severity is Severity.CRITICAL else "▲ firing"
@@ -51,8 +54,8 @@ def check_cells(state: CameraState) -> dict[str, RowCells]:
         rows[c.kind] = {
             "kind": (c.kind.replace("_", " "), ""),
             "state": (word, level),
-            "value": (fmt.number(c.value), level if c.active else ""),
-            "threshold": (fmt.number(c.threshold), "muted"),
+            "value": (fmt.check_value(c.kind, c.value), level if c.active else ""),
+            "threshold": (fmt.check_limit(c.kind, c.threshold), "muted"),
             "reason": (redact_text(c.reason), "muted"),
         }
     if not rows:
@@ -105,11 +108,29 @@ class CameraScreen(DataScreen):
         Binding("s", "silence", "Silence"),
         Binding("b", "baseline", "Baseline"),
         Binding("r", "reload_image", "Image now", show=False),
+        Binding("z", "zoom", "Zoom"),
     ]
 
-    def __init__(self, camera: str) -> None:
+    def __init__(self, camera: str = "") -> None:
         super().__init__()
         self.camera = camera
+
+    def show_camera(self, camera: str) -> None:
+        """Point this (reused) screen at another camera: the app keeps one camera screen
+        per mode, so opening a camera costs a refresh instead of a compose and restyle."""
+        if camera == self.camera:
+            return
+        self.camera = camera
+        if not self.is_mounted:
+            return
+        current = self.is_current  # else the image is fetched (and audited) on resume
+        for thumb in self.query(Thumbnail):
+            thumb.show(camera, poll=current)
+        for table in self.query(StatusTable):
+            table.clear()
+        self.query_one("#checks", StatusTable).focus()
+        if current:
+            self.refresh_data({camera}, True)
 
     def compose(self) -> ComposeResult:
         yield Static(id="topbar", markup=False)
@@ -131,18 +152,23 @@ class CameraScreen(DataScreen):
         alerts = DetailTable(ALERT_COLUMNS, id="alerts")
         alerts.border_title = "recent alerts and events"
         yield alerts
-        yield Footer(compact=True)
+        yield KeyBar()
 
     def on_mount(self) -> None:
-        self.set_interval(self.cw.thumbs.interval, self.poll_thumbnail)
+        self.set_interval(self.cw.thumbs.interval, self.poll_thumbnails)
         self.query_one("#checks", StatusTable).focus()
         self.refresh_data({self.camera}, True)
+
+    def on_screen_resume(self) -> None:
+        super().on_screen_resume()
+        for thumb in self.query(Thumbnail):
+            thumb.renew()  # shown again: a new view for the audit log
 
     @property
     def state(self) -> CameraState | None:
         return self.cw.fleet.states.get(self.camera)
 
-    def poll_thumbnail(self) -> None:
+    def poll_thumbnails(self) -> None:
         if self.is_current:
             for thumb in self.query(Thumbnail):
                 thumb.poll()
@@ -268,8 +294,30 @@ class CameraScreen(DataScreen):
         )
         self.app.push_screen(ConfirmDialog("Capture baseline", question), done)
 
+    def action_zoom(self) -> None:
+        """The frame in real pixels, where the terminal has a pixel protocol."""
+        protocol = self.cw.pixel_protocol
+        if protocol is None:
+            self.notify(
+                "pixel zoom needs a kitty or sixel terminal "
+                "(--pixels kitty or --pixels sixel forces one)",
+                severity="warning",
+            )
+            return
+        thumbs = self.cw.thumbs
+        if not thumbs.enabled:
+            self.notify("image hidden (privacy)", severity="warning")
+            return
+        sample = thumbs.fetch(self.camera)
+        if sample is None:
+            self.notify(f"no image of {self.camera} yet", severity="warning")
+            return
+        image = thumbs.privacy_image(sample)
+        thumbs.record_view(self.camera)
+        self.app.push_screen(ZoomScreen(self.camera, image, protocol))
+
     def action_reload_image(self) -> None:
-        self.poll_thumbnail()
+        self.poll_thumbnails()
 
     def on_status_table_row_selected(self, event: StatusTable.RowSelected) -> None:
         if event.table.id == "alerts":

@@ -12,13 +12,14 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.content import Content
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 
 from camwatch.state import CameraState, Status
 
 from .. import format as fmt
 from ..columns import Col
 from ..query import CAMERA_FIELDS, Query, QueryError, match_camera, parse_query
+from ..widgets.keybar import KeyBar
 from ..widgets.status_table import RowCells, StatusTable
 from ..widgets.tiles import TileGrid
 from .base import DataScreen
@@ -76,12 +77,11 @@ def sort_key(column: str, st: CameraState, look: fmt.Look) -> tuple:
     return (look.rank, name)
 
 
-def camera_cells(st: CameraState, now: float) -> RowCells:
-    look = fmt.look(st)
+def camera_cells(st: CameraState, now: float, look: fmt.Look | None = None) -> RowCells:
+    look = look or fmt.look(st)
     live = st.status is Status.LIVE
     stats = st.stats
-    active = st.active_conditions()
-    loss_level = "warn" if any("loss" in c.kind for c in active) else ""
+    loss_level = "warn" if fmt.lossy(st) else ""
     motion = fmt.motion(st)
     why_level = look.level.value if look.level in (fmt.Level.WARN, fmt.Level.BAD) else "muted"
     return {
@@ -112,8 +112,8 @@ class FleetScreen(DataScreen):
     DEFAULT_CSS = """
     FleetScreen #topbar { height: 1; background: $panel; padding: 0 1; }
     FleetScreen #counts { width: 1fr; }
-    FleetScreen #view { width: auto; color: $text-muted; }
-    FleetScreen #filter { dock: bottom; display: none; margin-bottom: 1; }
+    FleetScreen #view { width: auto; color: $text-muted; margin-left: 2; }
+    FleetScreen #filter { width: 2fr; max-width: 60; display: none; background: $surface; }
     FleetScreen #filter.-shown { display: block; }
     FleetScreen TileGrid { display: none; }
     """
@@ -136,15 +136,21 @@ class FleetScreen(DataScreen):
         self.tile_mode = False
         self._keys: list[str] = []
         self._dirty = True
+        self._counted: tuple[int, list[tuple[str, int, fmt.Level]]] | None = None
+        self._shown_text: dict[str, Content | str] = {}
 
     def compose(self) -> ComposeResult:
+        # The filter box lives in the top bar: showing it re-lays out one line, not the
+        # 1000-row table under it.
         with Horizontal(id="topbar"):
             yield Static(id="counts", markup=False)
+            yield Input(
+                id="filter", compact=True, placeholder="filter: words, site:…, tag:…, state:…"
+            )
             yield Static(id="view", markup=False)
         yield StatusTable(COLUMNS, id="fleet")
         yield TileGrid(self.cw.thumbs, id="tiles")
-        yield Input(id="filter", compact=True, placeholder="filter: words, site:…, tag:…, state:…")
-        yield Footer(compact=True)
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.cw.fleet_view = self
@@ -181,8 +187,9 @@ class FleetScreen(DataScreen):
     def row_keys(self) -> list[str]:
         """Row keys in display order: the filtered cameras, sorted, maybe under site headers."""
         items = []
-        for st in self.cw.fleet.states.values():
-            look = fmt.look(st)
+        fleet = self.cw.fleet
+        for st in fleet.states.values():
+            look = fleet.look(st)
             if not self.query_text or match_camera(self.query_text, st, look):
                 items.append((sort_key(self.sort_column, st, look), st.name, st.site))
         descending = _COLUMN[self.sort_column].descending != self.reverse
@@ -202,10 +209,12 @@ class FleetScreen(DataScreen):
     def cells(self, key: str, now: float) -> RowCells:
         if key.startswith(GROUP_PREFIX):
             return self._group_cells(key[len(GROUP_PREFIX) :])
-        return camera_cells(self.cw.fleet.states[key], now)
+        st = self.cw.fleet.states[key]
+        return camera_cells(st, now, self.cw.fleet.look(st))
 
     def _group_cells(self, site: str) -> RowCells:
-        looks = [fmt.look(s) for s in self.cw.fleet.states.values() if s.site == site]
+        fleet = self.cw.fleet
+        looks = [fleet.look(s) for s in fleet.states.values() if s.site == site]
         problems = [(w, n) for w, n, _ in summary(looks) if w != "live"]
         worst = min(looks, key=lambda lk: lk.rank) if looks else fmt.LIVE
         arrow = "▸" if site in self.collapsed else "▾"
@@ -216,9 +225,8 @@ class FleetScreen(DataScreen):
         }
 
     def _update_counts(self, alerts_changed: bool) -> None:
-        states = self.cw.fleet.states
         parts: list[tuple[str, str] | str] = []
-        for word, count, level in summary(fmt.look(s) for s in states.values()):
+        for word, count, level in self._summary():
             if parts:
                 parts.append(" · ")
             parts.append((f"{count} {word}", LEVEL_VARS[level]))
@@ -228,8 +236,20 @@ class FleetScreen(DataScreen):
         if firing:
             parts.append(("   ", ""))
             parts.append((f"⚑ {firing} alert{'s' if firing != 1 else ''}", "$text-error bold"))
-        self.query_one("#counts", Static).update(Content.assemble(*parts))
-        self.query_one("#view", Static).update(self._view_text())
+        self._set_text("#counts", Content.assemble(*parts))
+        self._set_text("#view", self._view_text())
+
+    def _set_text(self, selector: str, content: Content | str) -> None:
+        # Static.update re-lays out the top bar (its width is auto): only when it changed.
+        if self._shown_text.get(selector) != content:
+            self._shown_text[selector] = content
+            self.query_one(selector, Static).update(content)
+
+    def _summary(self) -> list[tuple[str, int, fmt.Level]]:
+        fleet = self.cw.fleet
+        if self._counted is None or self._counted[0] != fleet.version:
+            self._counted = (fleet.version, summary(fleet.look(s) for s in fleet.states.values()))
+        return self._counted[1]
 
     def _view_text(self) -> str:
         arrow = "↓" if (_COLUMN[self.sort_column].descending != self.reverse) else "↑"
@@ -239,6 +259,8 @@ class FleetScreen(DataScreen):
             bits.append("by site")
         if self.query_text:
             bits.append(f"filter “{self.query_text.text}” {shown}/{len(self.cw.fleet.states)}")
+        if self.cw.link_notice:
+            bits.insert(0, f"⚠ {self.cw.link_notice}")
         return " · ".join(bits)
 
     def _update_headers(self) -> None:
@@ -276,7 +298,7 @@ class FleetScreen(DataScreen):
         try:
             query = parse_query(event.value, CAMERA_FIELDS)
         except QueryError as exc:
-            self.query_one("#view", Static).update(Content.styled(str(exc), "$text-error"))
+            self._set_text("#view", Content.styled(str(exc), "$text-error"))
             return
         if query != self.query_text:
             self.query_text = query

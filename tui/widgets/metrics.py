@@ -27,8 +27,10 @@ def metric_text(name: str, state: CameraState) -> str:
         return fmt.bitrate(st.bitrate_bps)
     if name == "loss":
         return fmt.percent(st.loss_ratio)
-    value = fmt.motion(state) if name == "motion" else fmt.sharpness(state)
-    return fmt.number(value)
+    if name == "motion":
+        return fmt.number(fmt.motion(state))
+    sharp = fmt.sharpness(state)  # % of the baseline; none before a baseline exists
+    return "-" if sharp is None else f"{sharp:.0f}%"
 
 
 class MetricsPanel(Widget):

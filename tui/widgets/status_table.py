@@ -59,7 +59,6 @@ class StatusTable(ScrollView, can_focus=True):
     StatusTable {
         background: $surface; color: $foreground; height: 1fr;
         scrollbar-size-vertical: 1; scrollbar-gutter: stable; overflow-x: hidden;
-        &:focus { background-tint: $foreground 5%; }
         & > .status--header { background: $panel; color: $foreground; text-style: bold; }
         & > .status--cursor {
             background: $block-cursor-blurred-background;
@@ -129,6 +128,8 @@ class StatusTable(ScrollView, can_focus=True):
         self._styles: dict[str, Style] = {}
         self._lines: dict[tuple[str, bool], Strip] = {}
         self._header: Strip | None = None
+        self._signature: tuple[Style, ...] | None = None  # styles the cached lines use
+        self._check_styles = False
 
     # --- data ------------------------------------------------------------------------
 
@@ -179,6 +180,16 @@ class StatusTable(ScrollView, can_focus=True):
             self._place_cursor(selected)
             self.refresh()
         self.refresh_visible()
+
+    def clear(self) -> None:
+        """No rows, cursor and scroll at the top (the table is about to show other data)."""
+        self._order, self._index, self._cells = [], {}, {}
+        self._stale.clear()
+        self._lines.clear()
+        self.cursor_row = 0
+        self.virtual_size = Size(self.scrollable_content_region.width, 1)
+        self.scroll_to(y=0, animate=False, immediate=True)
+        self.refresh()
 
     def refresh_visible(self, cells_for: Callable[[str], RowCells] | None = None) -> None:
         """Recompute the rows on screen and repaint the lines that changed."""
@@ -263,9 +274,39 @@ class StatusTable(ScrollView, can_focus=True):
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
-        self._restyle()
+        # Component styles (the cursor's) are updated after this call: compare them when
+        # the lines are next drawn. A focus change usually alters only the cursor's look,
+        # and then only its line is rebuilt instead of all 46.
+        self._check_styles = True
+        self.refresh()
+
+    def _restyle_if_changed(self) -> None:
+        self._check_styles = False
+        signature = self._style_signature()
+        if signature is not None and signature == self._signature:
+            return
+        old = self._signature
+        if signature is not None and old is not None and signature[1:] == old[1:]:
+            self._signature = signature
+            self._styles.pop("cursor", None)
+            for key in [k for k in self._lines if k[1]]:
+                del self._lines[key]
+            return
+        self._clear_caches()  # called while drawing: the repaint is under way
+
+    def _style_signature(self) -> tuple[Style, ...] | None:
+        try:
+            return (
+                self.get_component_rich_style("status--cursor"),
+                self.rich_style,
+                *(self.get_component_rich_style(f"status--{c}") for c in ("header", *LEVELS)),
+            )
+        except KeyError:  # component styles not set up yet (first styling)
+            return None
 
     def render_line(self, y: int) -> Strip:
+        if self._check_styles:
+            self._restyle_if_changed()
         width = self.scrollable_content_region.width
         if y == 0:
             if self._header is None or self._header.cell_length != width:
@@ -303,10 +344,14 @@ class StatusTable(ScrollView, can_focus=True):
         return style
 
     def _restyle(self) -> None:
+        self._clear_caches()
+        self.refresh()
+
+    def _clear_caches(self) -> None:
+        self._signature = self._style_signature()
         self._styles.clear()
         self._lines.clear()
         self._header = None
-        self.refresh()
 
     def _page(self) -> int:
         return max(1, self.scrollable_content_region.height - 1)

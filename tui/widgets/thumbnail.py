@@ -62,6 +62,11 @@ class ThumbView:
         self.cells, self._key, self._strips, self._viewed = None, None, None, False
         return True
 
+    def renew(self) -> None:
+        """The same camera shown again (a screen reopened): the next poll redraws it and
+        records a new view in the audit log."""
+        self._key, self._viewed = None, False
+
     def poll(self, width: int, height: int) -> bool:
         """Fetch the camera's frame; re-render if it is new or the area changed size."""
         if self.camera is None or not self.service.enabled or width <= 0 or height <= 0:
@@ -145,10 +150,15 @@ class Thumbnail(Widget):
     def redraws(self) -> int:
         return self.view.redraws
 
-    def show(self, camera: str | None) -> None:
+    def show(self, camera: str | None, poll: bool = True) -> None:
         if self.view.show(camera):
             self.refresh()
-            self.poll()
+            if poll:
+                self.poll()
+
+    def renew(self) -> None:
+        self.view.renew()
+        self.poll()
 
     def poll(self) -> bool:
         if self.view.poll(*self.size):
