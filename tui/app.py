@@ -394,5 +394,3 @@ def build_app(bus: Bus, control: Control, opts: dict[str, object]) -> CamwatchAp
     except (UnknownThemeError, ThemeError, ValueError) as exc:
         print(f"camwatch: {exc}", file=sys.stderr)
         return EXIT_USAGE
-
-

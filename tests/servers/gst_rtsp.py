@@ -54,8 +54,11 @@ def free_port() -> int:
 
 def launch_line(encoder: str, width: int, height: int, fps: int) -> str:
     return (
-        f"( videotestsrc is-live=true pattern=smpte horizontal-speed=3 ! video/x-raw,width={width},height={height},"
-        f"framerate={fps}/1,format=I420 ! {encoder.format(gop=fps)} )"
+        # Moving colour bars: textured, bright and never still, so a probe's
+        # image checks see a healthy picture (the "ball" pattern is mostly black).
+        "( videotestsrc is-live=true pattern=smpte horizontal-speed=3 ! "
+        f"video/x-raw,width={width},height={height},framerate={fps}/1,format=I420 ! "
+        f"{encoder.format(gop=fps)} )"
     )
 
 
