@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from typing import Any
 from .backoff import Backoff
 from .bus import Bus
 from .decode import DecodePool
+from .fleethealth import nominal_interval
 from .pipeline import FrameHook, MediaPipeline, Sampled
 from .rtp.rtcp import build_receiver_report
 from .rtsp.client import Endpoint, RtspFailure, RtspSession
@@ -29,7 +31,7 @@ from .state import CameraState, Condition, FrameSample, Status, StatusChanged, S
 log = logging.getLogger("camwatch.camera")
 
 RR_INTERVAL = 5.0
-WATCH_TICK = 0.5  # stall detection granularity; 1000 cameras → 2000 wakeups/s
+WATCH_TICK = 0.5  # stall detection granularity; 1000 cameras → 2000 wakeups/s (~10 µs each)
 NO_MEDIA_AUTO_FALLBACK = 3.0  # "auto" transport: UDP that brings nothing within this → TCP
 
 
@@ -41,6 +43,12 @@ class MonitorSettings:
     backoff_initial: float = 1.0
     backoff_max: float = 60.0
     publish_interval: float = 1.0
+    # A live camera with no active image condition republishes its figures
+    # this often (status and condition changes still go out at once): the
+    # statistics snapshot and the rule engine's pass over each state were a
+    # large share of a 1000-camera fleet's loop, for figures nobody acts on
+    # in under 30 s.
+    quiet_publish_interval: float = 5.0
     sample_interval: float = 1.0
     gray_width: int = 320
     rgb_width: int = 160
@@ -91,6 +99,8 @@ class CameraMonitor:
         )
         self.latest_sample: FrameSample | None = None
         self.image_conditions: tuple[Condition, ...] = ()
+        self._conditions_changed = False
+        self._wake: asyncio.Future[None] | None = None
         self._pipeline: MediaPipeline | None = None
         self._closed_event = asyncio.Event()
         self._last_decoded: Any = None
@@ -121,6 +131,15 @@ class CameraMonitor:
         if self._pipeline is not None and self.state.status is not Status.CONNECTING:
             self._publish_stats(self._pipeline)
 
+    def sampling(self) -> tuple[float | None, float] | None:
+        """(smoothed seconds between samples or None yet, what the schedule
+        asks) while live; None otherwise. For the fleet's health figures."""
+        pipe = self._pipeline
+        if pipe is None or self.state.status is not Status.LIVE:
+            return None
+        period = pipe.sampling_period(time.monotonic())
+        return period, nominal_interval(pipe.sample_interval, pipe.stats.last_gop_s)
+
     # -- one session -------------------------------------------------------
     async def _attempt(self) -> None:
         self.attempts += 1
@@ -149,8 +168,12 @@ class CameraMonitor:
             rgb_width=self.settings.rgb_width,
             frame_hook=self.frame_hook,
             on_sample=self._on_sample,
-            on_closed=lambda _e: self._closed_event.set(),
+            on_closed=self._on_pipeline_closed,
         )
+
+    def _on_pipeline_closed(self, _error: BaseException | None) -> None:
+        self._closed_event.set()
+        self._wake_up()
 
     async def _open(self, session: RtspSession) -> Any:
         budget = self.settings.connect_timeout * 4  # connect + OPTIONS/DESCRIBE/SETUP/PLAY
@@ -171,7 +194,11 @@ class CameraMonitor:
     async def _watch(self, session: RtspSession, pipe: MediaPipeline) -> None:
         s = self.settings
         opened = time.monotonic()
-        last_publish = last_rr = 0.0
+        last_rr = 0.0
+        # Cameras started together would all publish in the same tick: spread
+        # them over the interval so the rule engine and front ends see an even
+        # flow instead of a burst that stalls the loop once a second.
+        next_publish = opened + random.uniform(0.0, s.publish_interval)
         while not self._stopping:
             now = time.monotonic()
             if self._closed_event.is_set() or not session.alive:
@@ -198,11 +225,37 @@ class CameraMonitor:
             if now - last_rr >= RR_INTERVAL and pipe.ssrc is not None:
                 last_rr = now
                 await session.send_rtcp(self._receiver_report(pipe))
-            if now - last_publish >= s.publish_interval:
-                last_publish = now
+            if now >= next_publish or self._conditions_changed:
+                next_publish = now + self._publish_every()
                 self._publish_stats(pipe)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._closed_event.wait(), WATCH_TICK)
+            await self._tick()
+
+    def _publish_every(self) -> float:
+        s = self.settings
+        quiet = self.state.status is Status.LIVE and not _active_kinds(self.image_conditions)
+        return max(s.publish_interval, s.quiet_publish_interval) if quiet else s.publish_interval
+
+    async def _tick(self) -> None:
+        """Sleep one watch tick, or less if the session closes.
+
+        A bare future and timer: `asyncio.wait_for` would create a task per
+        tick, which across a fleet was a large share of the loop's time.
+        """
+        if self._closed_event.is_set():
+            return
+        loop = asyncio.get_running_loop()
+        wake = loop.create_future()
+        self._wake = wake
+        timer = loop.call_later(WATCH_TICK, _settle, wake)
+        try:
+            await wake
+        finally:
+            timer.cancel()
+            self._wake = None
+
+    def _wake_up(self) -> None:
+        if self._wake is not None:
+            _settle(self._wake)
 
     def _auto_fallback(self, pipe: MediaPipeline, silent_for: float) -> bool:
         """UDP blocked by a firewall looks like silence: switch "auto" to TCP."""
@@ -242,6 +295,7 @@ class CameraMonitor:
         self.bus.publish(self.state)
 
     def _publish_stats(self, pipe: MediaPipeline) -> None:
+        self._conditions_changed = False
         stats = pipe.stats.snapshot(time.monotonic())
         sample = self.latest_sample
         self.state = dataclasses.replace(
@@ -260,7 +314,11 @@ class CameraMonitor:
         self._last_decoded = result.decoded
         analysis = result.analysis
         if analysis is not None:
-            self.image_conditions = tuple(getattr(analysis, "conditions", ()))
+            conditions = tuple(getattr(analysis, "conditions", ()))
+            if _active_kinds(conditions) != _active_kinds(self.image_conditions):
+                # A condition appearing or clearing is news: publish at the next tick.
+                self._conditions_changed = True
+            self.image_conditions = conditions
             self.state = dataclasses.replace(
                 self.state,
                 analysis=analysis,
@@ -305,6 +363,16 @@ class _SinkProxy:
         if pipe is not None:
             pipe.on_closed(error)
         self.m._closed_event.set()
+        self.m._wake_up()
+
+
+def _settle(fut: asyncio.Future[None]) -> None:
+    if not fut.done():
+        fut.set_result(None)
+
+
+def _active_kinds(conditions: tuple[Condition, ...]) -> frozenset[str]:
+    return frozenset(c.kind for c in conditions if c.active)
 
 
 def _closed_reason(error: BaseException | None) -> str:

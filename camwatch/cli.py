@@ -22,6 +22,7 @@ COMMANDS: list[tuple[str, str, str]] = [
     ("config", "camwatch.commands.config", "validate the camera inventory and list it"),
     ("sim", "camwatch.commands.sim", "serve simulated RTSP cameras with scripted faults"),
     ("report", "camwatch.commands.report", "availability, incidents and MTTR per camera"),
+    ("eval", "camwatch.commands.eval", "score image and stream checks against simulated faults"),
     ("check", "camwatch.commands.check", "check every camera once (cron, Nagios): exit 0/1/2"),
     ("daemon", "camwatch.commands.daemon", "monitor continuously: history, alerts, metrics"),
 ]

@@ -4,6 +4,17 @@ The fleet is the only owner of camera tasks: `stop()` cancels and awaits them
 all (each closes its session with a bounded TEARDOWN). Connection attempts go
 through a semaphore so 200 cameras coming back after an outage are set up a
 few dozen at a time, on top of each camera's jittered backoff.
+
+Load: the decode pool has a budget (by default every core but one) so that
+when keyframes come faster than the CPU can decode them, every camera is
+still sampled in turn, less often, and the event loop keeps a core; a
+governor lowers that budget further while the loop lags (fleethealth.Governor).
+Every HEALTH_INTERVAL the fleet publishes a FleetHealth on the bus that says
+how often cameras are really sampled, against their schedule, and why not.
+
+With `shards` > 1 the cameras run in that many worker processes (see
+camwatch.shard): `monitors`, `hooks` and `latest_frame` then hold stand-ins
+for what lives in the shards, and the bus carries their states as before.
 """
 
 from __future__ import annotations
@@ -11,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import os
 from collections.abc import Callable
 from dataclasses import replace
@@ -20,6 +32,7 @@ from .bus import Bus
 from .camera import CameraMonitor, MonitorSettings
 from .config import CameraConfig, Inventory
 from .decode import DecodePool
+from .fleethealth import FleetHealth, Governor, HealthMeter, LagProbe, merge
 from .pipeline import FrameHook, Sampled
 from .state import FrameSample, Status
 from .targets import settings_of, target_of
@@ -27,10 +40,28 @@ from .targets import settings_of, target_of
 log = logging.getLogger("camwatch.fleet")
 
 HookFactory = Callable[[CameraConfig], FrameHook | None]
+HEALTH_INTERVAL = 5.0  # s between two FleetHealth messages
+GOVERN_EVERY = 1.0  # s between two steps of the decode budget's governor
+GOVERN_WINDOW = 100  # lag probes (5 s) the governor looks at
+AUTO = "auto"
 
 
 def default_workers() -> int:
     return max(1, min(4, os.cpu_count() or 1))
+
+
+def workers_for(budget: float | None) -> int:
+    """Decode threads for a budget: one per budgeted core. More would not
+    decode more, only contend for the GIL that the event loop needs (with two
+    threads on a one-core budget the loop's worst lag tripled)."""
+    if budget is None:
+        return default_workers()
+    return max(1, min(default_workers(), math.ceil(budget - 1e-9)))
+
+
+def default_budget() -> float:
+    """Cores the decode threads may use: all but one, so the loop keeps one."""
+    return max(0.5, float((os.cpu_count() or 1) - 1))
 
 
 class Fleet:
@@ -44,18 +75,38 @@ class Fleet:
         workers: int | None = None,
         max_connecting: int = 32,
         on_sample: Callable[[CameraMonitor, Sampled], None] | None = None,
+        decode_budget: float | str | None = AUTO,
+        shards: int = 1,
     ) -> None:
+        """decode_budget: cores for decoding and analysis, over all shards
+        ("auto": every core but one; None: no cap). shards: worker processes
+        (1: everything in this process; a fleet with on_sample stays in it)."""
         self.inventory = inventory
         self.bus = bus
         self.settings = settings
         self.hook_factory = hook_factory
-        self.pool = DecodePool(workers or default_workers())
+        self.workers = workers
+        self.max_connecting = max_connecting
+        self.decode_budget = default_budget() if decode_budget == AUTO else decode_budget
+        self.shards = shards
+        budget = self._budget(1)
+        self.pool = DecodePool(workers or workers_for(budget), budget=budget)
         self.gate = asyncio.Semaphore(max_connecting)
         self.on_sample = on_sample
-        self.monitors: dict[str, CameraMonitor] = {}
+        self.monitors: dict[str, Any] = {}  # CameraMonitor, or ShardCamera when sharded
         self.configs: dict[str, CameraConfig] = {}
         self.hooks: dict[str, Any] = {}
+        self.health: FleetHealth | None = None
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._lag = LagProbe(on_beat=self._beat)
+        self._meter = HealthMeter()
+        self._background: list[asyncio.Task[None]] = []
+        self._governor: Governor | None = None
+        self._sharded: Any = None  # camwatch.shard glue when running shards
+
+    def _budget(self, processes: int) -> float | None:
+        b = self.decode_budget
+        return None if b is None else float(b) / processes  # type: ignore[arg-type]
 
     async def __aenter__(self) -> Fleet:
         await self.start()
@@ -65,9 +116,23 @@ class Fleet:
         await self.stop()
 
     async def start(self) -> None:
-        for cfg in self.inventory.cameras:
-            if cfg.enabled:
-                self._start_camera(cfg)
+        self._background = [
+            asyncio.create_task(self._lag.run(), name="fleet-lag-probe"),
+            asyncio.create_task(self._health_loop(), name="fleet-health"),
+        ]
+        cameras = [c for c in self.inventory.cameras if c.enabled]
+        if self.shards > 1 and self.on_sample is None and cameras:
+            from .shardfleet import ShardedCameras
+
+            sharded = ShardedCameras(self)
+            if await sharded.start(cameras):
+                self._sharded = sharded
+                return  # each shard governs its own decoding
+        if self.pool.budget is not None:
+            self._governor = Governor(self.pool.budget)
+            self._background.append(asyncio.create_task(self._govern(), name="fleet-governor"))
+        for cfg in cameras:
+            self._start_camera(cfg)
 
     def _start_camera(self, cfg: CameraConfig) -> None:
         hook = self.hook_factory(cfg) if self.hook_factory else None
@@ -123,8 +188,16 @@ class Fleet:
                 await task
 
     async def stop(self) -> None:
+        if self._sharded is not None:
+            await self._sharded.stop()
         names = list(self._tasks)
         await asyncio.gather(*(self._stop_camera(n) for n in names))
+        for task in self._background:
+            task.cancel()
+        for task in self._background:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._background = []
         await asyncio.to_thread(self.pool.shutdown)
 
     async def reload(self, inventory: Inventory) -> dict[str, list[str]]:
@@ -134,13 +207,78 @@ class Fleet:
         removed = [n for n in self.configs if n not in new]
         changed = [n for n, c in new.items() if n in self.configs and self.configs[n] != c]
         added = [n for n in new if n not in self.configs]
-        for name in removed + changed:
-            await self._stop_camera(name)
-        for name in changed + added:
-            self._start_camera(new[name])
+        if self._sharded is not None:
+            await self._sharded.reload(new, removed, changed, added)
+        else:
+            for name in removed + changed:
+                await self._stop_camera(name)
+            for name in changed + added:
+                self._start_camera(new[name])
         self.inventory = inventory
         return {"added": added, "removed": removed, "changed": changed}
 
     def latest_frame(self, name: str) -> FrameSample | None:
+        if self._sharded is not None:
+            return self._sharded.latest_frame(name)
         monitor = self.monitors.get(name)
         return monitor.latest_sample if monitor else None
+
+    # -- load ----------------------------------------------------------------------
+    def _beat(self, now: float) -> None:
+        self.pool.loop_beat = now  # decode threads hold back analysis while the loop is late
+
+    async def _govern(self) -> None:
+        governor = self._governor
+        assert governor is not None
+        while True:
+            await asyncio.sleep(GOVERN_EVERY)
+            budget = governor.step(self._lag.recent(GOVERN_WINDOW, 90))
+            if budget != self.pool.budget:
+                self.pool.set_budget(budget)
+
+    # -- health ------------------------------------------------------------------
+    async def _health_loop(self) -> None:
+        while True:
+            await asyncio.sleep(HEALTH_INTERVAL)
+            try:
+                self._publish_health()
+            except Exception:  # figures about the fleet must never stop it
+                log.exception("fleet health figures failed")
+
+    def _publish_health(self) -> None:
+        if self._sharded is not None:
+            parts = self._sharded.health_parts()
+            if not parts:
+                return
+            health = merge(parts, self._lag.percentiles())
+            self._sharded.expire_wanted()
+        else:
+            health = self._measure()
+        was = self.health.overloaded if self.health else False
+        self.health = health
+        if health.overloaded and not was:
+            log.warning("fleet overloaded: %s", health.reason)
+        elif was and not health.overloaded:
+            log.warning("fleet no longer overloaded: every camera sampled on schedule")
+        self.bus.publish(health)
+
+    def _measure(self) -> FleetHealth:
+        periods = []
+        live = 0
+        for monitor in self.monitors.values():
+            sampling = monitor.sampling()
+            if sampling is not None:
+                live += 1
+                periods.append(sampling)
+        return self._meter.measure(
+            cameras=len(self.monitors),
+            live=live,
+            periods=periods,
+            pool=self.pool.figures(),
+            lag=self._lag.percentiles(),
+            budget_max=self._governor.ceiling if self._governor else None,
+        )
+
+    def shard_pids(self) -> list[int]:
+        """Worker processes running cameras (empty when not sharded)."""
+        return self._sharded.pids() if self._sharded is not None else []

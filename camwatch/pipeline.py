@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .decode import Decoded, DecodeError, DecodePool, KeyframeDecoder
+from .decode import Decoded, DecodeError, DecodePool, Decoders, KeyframeDecoder
 from .rtp import h264, h265
 from .rtp.packet import RtpError, parse_rtp
 from .rtp.params import h264_sprop_nals, h265_sprop_nals
@@ -82,7 +82,8 @@ class MediaPipeline:
         self.foreign_packets = 0
         self._units_dropped = 0
         self._last_sample_at = -1e9
-        self._in_flight = False
+        self._last_done_at = 0.0  # monotonic time of the last sample delivered
+        self.sample_period: float | None = None  # smoothed time between samples
         self._keyframes_decoded = 0
         self._decode_errors = 0
         self._skipped = 0
@@ -135,33 +136,38 @@ class MediaPipeline:
     def _maybe_sample(self, data: bytes, rtp_ts: int, now: float) -> None:
         if now - self._last_sample_at < self.sample_interval * 0.95:
             return
-        if self._in_flight:
-            self._skipped += 1
-            return
         if self.sps is None:
             self._learn_sps()
         pts_s = rtp_ts / self.track.clock_rate
-        fut = self.pool.try_submit(lambda: self._decode_job(data, pts_s))
+        # Offered to the fleet's pool: it replaces our keyframe still waiting
+        # there (that one then counts as skipped), and serves the camera that
+        # has waited longest since its last sample first.
+        fut = self.pool.offer(
+            self, lambda decoders: self._decode_job(decoders, data, pts_s), self._last_done_at
+        )
         if fut is None:
             self._skipped += 1
             return
-        self._in_flight = True
         self._last_sample_at = now
         fut.add_done_callback(self._decoded)
 
-    def _decode_job(self, data: bytes, pts_s: float) -> Sampled:
-        if self._decoder is None:
-            self._decoder = KeyframeDecoder(self.codec, self.gray_width, self.rgb_width)
-        decoded = self._decoder.decode(data)
+    def _decode_job(self, decoders: Decoders, data: bytes, pts_s: float) -> Sampled:
+        decoder = self._decoder
+        if decoder is None:
+            sps = self.sps
+            size = (sps.width, sps.height) if sps else None
+            decoder = decoders.get(self.codec, self.gray_width, self.rgb_width, size)
+        decoded = decoder.decode(data)
         sample = FrameSample(self.camera, time.time(), pts_s, decoded.gray, decoded.rgb)
         analysis = None
         if self.frame_hook is not None:
+            self.pool.yield_to_loop()
             sample, analysis = self.frame_hook(sample)
         return Sampled(sample, analysis, decoded)
 
     def _decoded(self, fut: asyncio.Future) -> None:
-        self._in_flight = False
         if fut.cancelled():
+            self._skipped += 1  # superseded by a newer keyframe, or shutting down
             return
         exc = fut.exception()
         if exc is not None:
@@ -170,10 +176,23 @@ class MediaPipeline:
                 log.warning("%s: frame processing failed: %r", self.camera, exc)
             return
         result: Sampled = fut.result()
+        now = time.monotonic()
+        if self._last_done_at > 0:
+            period = now - self._last_done_at
+            prev = self.sample_period
+            self.sample_period = period if prev is None else prev + 0.3 * (period - prev)
+        self._last_done_at = now
         self._keyframes_decoded += 1
         self._last_decode_ms = result.decoded.decode_ms
         if self.on_sample is not None:
             self.on_sample(result)
+
+    def sampling_period(self, now: float) -> float | None:
+        """Smoothed seconds between samples, stretched by the time since the
+        last one when that is longer (a camera no longer sampled shows it)."""
+        if self.sample_period is None:
+            return None
+        return max(self.sample_period, now - self._last_done_at)
 
     def _learn_sps(self) -> None:
         nal = getattr(self.depack, "sps", None)

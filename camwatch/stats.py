@@ -48,9 +48,13 @@ _NTP_UNIX_OFFSET = 2_208_988_800  # seconds from 1900-01-01 to 1970-01-01
 _FLOOR_BIN_S = 1.0  # one lower-envelope point per second of packets
 _FLOOR_HISTORY = 900  # 15 min of floor points: the drift baseline
 _DRIFT_GROUPS = 32
+_DRIFT_REFIT = 10  # floor points (seconds) between two fits of the drift line
 _MIN_DRIFT_SPAN_S = 30.0  # ms of delay noise over shorter baselines reads as tens of ppm
 _MIN_SR_SPAN_S = 20.0  # SR offsets carry ms of delay noise: need a long baseline
 _SR_HISTORY = 64
+_FIRST_CAPACITY = 512  # records; rings double from here up to the capacity asked for
+_FIRST_FRAME_CAPACITY = 64
+_KEEP_WINDOWS = 1.5  # a ring grows rather than overwrite a record younger than this
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +110,8 @@ class StreamStatsTracker:
         "_last_gop_s",
         "_last_key_ext",
         "_lt",
+        "_max_cap",
+        "_max_fcap",
         "_max_seq",
         "_n",
         "_nf",
@@ -138,13 +144,19 @@ class StreamStatsTracker:
             raise ValueError(f"frame_capacity must be an integer >= 4, got {frame_capacity!r}")
         self._rate = float(clock_rate)
         self._window = float(window_s)
-        self._cap = capacity
-        self._fcap = frame_capacity
+        # The rings start small and double, up to capacity, whenever they would
+        # overwrite a record younger than _KEEP_WINDOWS windows: a 55 packets/s
+        # substream settles at 1024 records (32 KB) instead of 8192 (256 KB),
+        # and a snapshot, which reads whole rings, costs accordingly.
+        self._max_cap = capacity
+        self._max_fcap = frame_capacity
+        self._cap = min(capacity, _FIRST_CAPACITY)
+        self._fcap = min(frame_capacity, _FIRST_FRAME_CAPACITY)
         # Packet ring: arrival (s), extended sequence, payload size, continuous transit.
-        self._arr = np.zeros(capacity, dtype=np.float64)
-        self._seq = np.zeros(capacity, dtype=np.int64)
-        self._size = np.zeros(capacity, dtype=np.int64)
-        self._tr = np.zeros(capacity, dtype=np.float64)
+        self._arr = np.zeros(self._cap, dtype=np.float64)
+        self._seq = np.zeros(self._cap, dtype=np.int64)
+        self._size = np.zeros(self._cap, dtype=np.int64)
+        self._tr = np.zeros(self._cap, dtype=np.float64)
         self._n = 0  # packets accepted (the RFC's "received", duplicates included)
         self._bytes = 0
         self._discarded = 0
@@ -166,11 +178,11 @@ class StreamStatsTracker:
         self._ct = 0.0  # transit made continuous across timestamp wrap and re-base
         self._jitter = 0.0
         # Frame ring: arrival, extended RTP timestamp, size, keyframe, epoch.
-        self._f_arr = np.zeros(frame_capacity, dtype=np.float64)
-        self._f_ts = np.zeros(frame_capacity, dtype=np.int64)
-        self._f_size = np.zeros(frame_capacity, dtype=np.int64)
-        self._f_key = np.zeros(frame_capacity, dtype=np.bool_)
-        self._f_epoch = np.zeros(frame_capacity, dtype=np.int64)
+        self._f_arr = np.zeros(self._fcap, dtype=np.float64)
+        self._f_ts = np.zeros(self._fcap, dtype=np.int64)
+        self._f_size = np.zeros(self._fcap, dtype=np.int64)
+        self._f_key = np.zeros(self._fcap, dtype=np.bool_)
+        self._f_epoch = np.zeros(self._fcap, dtype=np.int64)
         self._nf = 0
         self._keyframes = 0
         self._frames_dropped = 0
@@ -223,6 +235,9 @@ class StreamStatsTracker:
 
     def _store(self, ext: int, arrival: float, size: int) -> None:
         i = self._n % self._cap
+        if i == 0 and self._n:
+            self._wrap(arrival)
+            i = self._n % self._cap
         self._n += 1
         self._arr[i] = arrival
         self._seq[i] = ext
@@ -292,6 +307,10 @@ class StreamStatsTracker:
                 self._last_gop_s = (ext - self._last_key_ext) / self._rate
             self._last_key_ext = ext
         i = self._nf % self._fcap
+        if i == 0 and self._nf and self._fcap < self._max_fcap:
+            if self._young(self._f_arr, arrival):
+                self._grow_frames()
+            i = self._nf % self._fcap
         self._nf += 1
         self._f_arr[i] = arrival
         self._f_ts[i] = ext
@@ -301,6 +320,34 @@ class StreamStatsTracker:
         self._last_frame_arrival = arrival
         if self._first_frame is None:
             self._first_frame = arrival
+
+    def _wrap(self, arrival: float) -> None:
+        """The packet ring is full: grow it, or fold what is about to be
+        overwritten into the drift floor (however rarely snapshots come)."""
+        if self._cap < self._max_cap and self._young(self._arr, arrival):
+            self._grow_packets()
+        else:
+            self._floor.feed(self._n, self._arr, self._tr)  # at a wrap: in order already
+
+    def _young(self, ring: np.ndarray, arrival: float) -> bool:
+        """At a wrap: would the record about to be overwritten (the oldest, at
+        index 0) still be needed?"""
+        return arrival - float(ring[0]) < _KEEP_WINDOWS * self._window
+
+    def _grow_packets(self) -> None:
+        cap = min(self._cap * 2, self._max_cap)
+        self._arr, self._seq, self._size, self._tr = _regrow(
+            self._n, self._cap, cap, (self._arr, self._seq, self._size, self._tr)
+        )
+        self._cap = cap
+
+    def _grow_frames(self) -> None:
+        cap = min(self._fcap * 2, self._max_fcap)
+        rings = (self._f_arr, self._f_ts, self._f_size, self._f_key, self._f_epoch)
+        self._f_arr, self._f_ts, self._f_size, self._f_key, self._f_epoch = _regrow(
+            self._nf, self._fcap, cap, rings
+        )
+        self._fcap = cap
 
     def on_frame_dropped(self) -> None:
         self._frames_dropped += 1
@@ -398,6 +445,11 @@ class StreamStatsTracker:
     def jitter_ms(self) -> float:
         """RFC 3550 interarrival jitter now, in milliseconds."""
         return self._jitter / self._rate * 1000.0
+
+    @property
+    def last_gop_s(self) -> float | None:
+        """The last keyframe interval seen, in seconds (None before two keyframes)."""
+        return self._last_gop_s
 
     @property
     def discarded(self) -> int:
@@ -560,6 +612,20 @@ def _chronological(n: int, cap: int, rings: tuple[np.ndarray, ...]) -> tuple[np.
     return tuple(np.concatenate((r[i:], r[:i])) for r in rings)
 
 
+def _regrow(
+    n: int, cap: int, new_cap: int, rings: tuple[np.ndarray, ...]
+) -> tuple[np.ndarray, ...]:
+    """The rings' records moved into rings of new_cap, record k at k % new_cap."""
+    held = min(n, cap)
+    where = np.arange(n - held, n) % new_cap
+    out = []
+    for ring, chrono in zip(rings, _chronological(n, cap, rings), strict=True):
+        grown = np.zeros(new_cap, dtype=ring.dtype)
+        grown[where] = chrono
+        out.append(grown)
+    return tuple(out)
+
+
 def _theil_sen(x: np.ndarray, y: np.ndarray) -> float | None:
     i, j = np.triu_indices(x.size, k=1)
     dx = x[j] - x[i]
@@ -585,7 +651,7 @@ class _TransitFloor:
     least-squares fit of all packets would follow.
     """
 
-    __slots__ = ("_done", "_n", "_origin", "_x", "_y")
+    __slots__ = ("_done", "_drift", "_drift_n", "_n", "_origin", "_x", "_y")
 
     def __init__(self, capacity: int) -> None:
         self._x = np.zeros(capacity, dtype=np.float64)
@@ -593,6 +659,11 @@ class _TransitFloor:
         self._n = 0
         self._done = 0  # packets (by global count) already folded into points
         self._origin: float | None = None
+        # The line through minutes of points moves slowly: refit it every
+        # _DRIFT_REFIT new points, not at each snapshot (the fit was half
+        # of a snapshot's cost).
+        self._drift: float | None = None
+        self._drift_n = -1
 
     def feed(self, total: int, arrival: np.ndarray, transit: np.ndarray) -> None:
         """Fold in the records not seen yet (the last `arrival.size` of `total`, oldest first).
@@ -624,6 +695,13 @@ class _TransitFloor:
         self._n += 1
 
     def drift_ppm(self, rate: float) -> float | None:
+        n = self._n
+        if n != self._drift_n and (self._drift is None or n - self._drift_n >= _DRIFT_REFIT):
+            self._drift = self._fit(rate)
+            self._drift_n = n
+        return self._drift
+
+    def _fit(self, rate: float) -> float | None:
         x, y = _chronological(self._n, self._x.size, (self._x, self._y))
         if x.size < 3 or x[-1] - x[0] < _MIN_DRIFT_SPAN_S:
             return None

@@ -5,6 +5,14 @@ for the same camera (it keeps work buffers and running state). Each call
 returns a condition for every kind in KINDS, active or not, with its value and
 threshold, plus the metrics the UI plots. Deterministic: the same samples in
 the same order give the same results.
+
+Day and night: a camera that switches between colour and mono (IR night
+mode) sees another picture of the same place (other tones, other edges, other
+noise), so it keeps one baseline per mode. On a switch the current baseline is
+set aside and the other mode's is taken back, or learned anew the first time
+(the relative checks wait meanwhile). Only the current one is persisted; a
+restored baseline counts as a colour one when it has a usual chroma, as a mono
+one otherwise.
 """
 
 from __future__ import annotations
@@ -110,6 +118,9 @@ class CameraAnalyzer:
         self._baseline: Baseline | None = None
         self._last_at = 0.0
         self._mono: bool | None = None
+        self._set_aside: dict[bool, Baseline] = {}  # the other mode's baseline, by mono
+        self._noise_prev: noise.Reading | None = None  # last sample's noise reading
+        self._pending: tuple[Features, float] | None = None  # healthy, teaches next time
         self._temporal: deque[float | None] = deque(maxlen=2)
         if self._privacy or self._zones or self._motion_masks:
             build_masks(90, 160, self._privacy, self._zones, self._motion_masks)  # validate now
@@ -124,6 +135,8 @@ class CameraAnalyzer:
     @baseline.setter
     def baseline(self, value: Baseline | None) -> None:
         self._baseline = value
+        self._pending = None
+        self._set_aside.clear()
         self._reference = None
         self._sharp.clear()
         self._learner.reset()
@@ -179,6 +192,7 @@ class CameraAnalyzer:
             evidence = self._compare(m.coarse, m.factor, self.settings.moved_match_pct)
         pct = self._sharpness_pct(m.sharpness) if ready is not None else None
         conditions = resolve(self._judge(m, ready, note, evidence, pct))
+        self._noise_prev = noise.reading(m.spatial, m.temporal, self.settings.noise_sigma)
         self._teach(conditions, m.features, gray.shape, sample.at)
         return AnalysisResult(
             conditions=conditions,
@@ -210,7 +224,8 @@ class CameraAnalyzer:
             prep, sample.pts_s, layout.cells_ok, s.frozen_mad, s.frozen_cells_pct
         )
         cast = self._color(sample.rgb)
-        switched = self._mono_switch(cast)
+        mode = self._mode_change(cast)
+        switched = mode == "switched"
         temporal = self._temporal_noise(None if switched else self._frozen.temporal_sigma)
         sigma = noise.combined(spatial, temporal)
         sig = sigma or 0.0
@@ -221,6 +236,8 @@ class CameraAnalyzer:
             s.light_change_pct, switched,
         )  # fmt: skip
         coarse, factor = coarse_image(prep.binned)
+        if mode is not None:
+            self._baseline_for_mode(mode == "first", coarse, factor)
         chroma = cast.chroma if cast is not None and not cast.mono else None
         features = Features(coarse.copy(), sharp, textured, e.mean, chroma)
         self._learner.recent.append(features)
@@ -256,7 +273,7 @@ class CameraAnalyzer:
                 evidence.match if evidence is not None else None,
                 not (dim.active or flat.active),
             ),
-            "noise": noise.noise(m.spatial, m.temporal, s.noise_sigma),
+            "noise": noise.noise(m.spatial, m.temporal, s.noise_sigma, self._noise_prev),
             "defocus": focus.defocus(pct, s.defocus_pct, note),
             "frozen": m.frozen,
             "moved": moved(evidence, s.moved_match_pct, note, m.factor),
@@ -329,24 +346,58 @@ class CameraAnalyzer:
             return None
         return min(self._temporal)  # type: ignore[type-var]
 
-    def _mono_switch(self, cast: exposure.Cast | None) -> bool:
-        """True when the camera just switched between colour and mono (IR night mode)."""
+    def _mode_change(self, cast: exposure.Cast | None) -> str | None:
+        """ "switched" when the camera just switched between colour and mono (IR night
+        mode), "first" when this is the first sample that tells, else None."""
         if cast is None:
-            return False
+            return None
         if cast.mono:
             mono = True
         elif cast.spread > _COLOUR_SPREAD:
             mono = False
         else:
-            return False  # in the hysteresis band: keep the last state
-        switched = self._mono is not None and mono != self._mono
-        self._mono = mono
-        return switched
+            return None  # in the hysteresis band: keep the last state
+        before, self._mono = self._mono, mono
+        if before is None:
+            return "first"
+        return "switched" if mono != before else None
+
+    def _baseline_for_mode(self, first: bool, coarse: np.ndarray, factor: int) -> None:
+        """After a colour/mono switch: take back this mode's baseline if one was set
+        aside; else keep the current one if the scene still matches it (IR often
+        keeps the edges), or set it aside and learn this mode's. On the first
+        sample, only a restored baseline learned in the other mode is questioned."""
+        mono = bool(self._mono)
+        current = self._baseline
+        if first and (current is None or (current.chroma is None) == mono):
+            return
+        other = self._set_aside.pop(mono, None)
+        if other is None and current is not None:
+            threshold = self.settings.moved_match_pct
+            evidence = self._compare(coarse, factor, threshold)
+            if evidence is not None and evidence.match >= threshold:
+                return  # one baseline serves both modes
+        if current is not None:
+            self._set_aside[not mono] = current
+        self._forget_baseline(other)
+
+    def _forget_baseline(self, replacement: Baseline | None) -> None:
+        self._baseline = replacement
+        self._pending = None
+        self._reference = None
+        self._sharp.clear()
+        self._learner.reset()
 
     def _teach(
         self, conditions: tuple[Condition, ...], f: Features, shape: tuple[int, int], at: float
     ) -> None:
-        """Learn or slowly refresh the baseline from a sample with nothing wrong in it."""
+        """Learn or slowly refresh the baseline from a sample with nothing wrong in it.
+
+        Learning takes medians, which one odd sample cannot move. A refresh blends
+        single samples in, so a sample refreshes one sample late, once the next
+        is healthy too: the first sample of a fault often passes (noise and frozen
+        compare pairs of samples, focus takes a median) and must not teach."""
+        pending, self._pending = self._pending, None
         if any(c.active and c.kind not in _HARMLESS for c in conditions):
             return
         floor = self._frozen.floor
@@ -355,8 +406,10 @@ class CameraAnalyzer:
             learned = self._learner.learn(f, shape, floor, at)
             if learned is not None:
                 self._baseline = learned
-        else:
-            self._baseline = self._learner.refresh(b, f, floor)
+            return
+        self._pending = (f, at)
+        if pending is not None:
+            self._baseline = self._learner.refresh(b, pending[0], floor)
 
 
 def _pct(value: float | None, reference: float | None) -> float | None:

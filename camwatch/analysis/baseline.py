@@ -158,7 +158,10 @@ class BaselineLearner:
         a = 1.0 - (1.0 - self.alpha) ** REFRESH_EVERY
         sharp = b.sharpness
         if sharp is not None and f.sharpness is not None:
-            sharp += a * (f.sharpness - sharp)
+            # One odd sample (a passing truck, the first frame of a fault) moves the
+            # baseline no further than a sample at half or twice its sharpness would.
+            sample = min(max(f.sharpness, 0.5 * sharp), 2.0 * sharp)
+            sharp += a * (sample - sharp)
         ref = b.reference + np.float32(a) * (f.reference - b.reference)
         return Baseline(
             b.width, b.height, ref.astype(np.float32), sharp,

@@ -32,7 +32,8 @@ SUPPRESSES: dict[str, tuple[str, ...]] = {
     "noise": ("covered", "low_contrast", "defocus", "moved"),
     "covered": ("low_light", "low_contrast", "color_cast", "defocus", "frozen", "moved"),
     # Dim or flat-range images lose their detail in the encoder: not a lens problem.
-    "low_light": ("low_contrast", "defocus", "moved"),
+    # Dim images also lose their colour to quantization: a cast is not judged.
+    "low_light": ("low_contrast", "color_cast", "defocus", "moved"),
     "low_contrast": ("defocus", "moved"),
 }
 

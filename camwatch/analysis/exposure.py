@@ -103,6 +103,10 @@ def low_contrast(e: Exposure, s: AnalysisSettings) -> Condition:
 _MID_GRAY = 128.0
 _MIN_LUMA = 16.0
 MONO_SPREAD = 3.0  # chroma spread (levels) under which a frame has no colour (IR mode)
+# Under this mean luma the light is artificial (sodium or LED lamps colour a night
+# street) and chroma is amplified noise: a cast is judged against the camera's own
+# baseline only, never against neutral.
+NEUTRAL_MIN_LUMA = 64.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +114,7 @@ class Cast:
     chroma: tuple[float, float]  # mean opponent chroma (red-green, yellow-blue)
     spread: float  # chroma standard deviation
     # Both in levels as if the scene's mean luma were mid-gray (128).
+    luma: float = _MID_GRAY  # mean luma of the pixels measured
 
     @property
     def mono(self) -> bool:
@@ -139,7 +144,7 @@ def color_stats(rgb: np.ndarray, keep: np.ndarray | None) -> Cast | None:
     # Chroma scales with light: express it at mid-gray so a dimmer scene is not a cast.
     luma = (0.299 * sr + 0.587 * sg + 0.114 * sb) / n
     k = _MID_GRAY / max(luma, _MIN_LUMA)
-    return Cast((m_rg * k, m_yb * k), max(var, 0.0) ** 0.5 * k)
+    return Cast((m_rg * k, m_yb * k), max(var, 0.0) ** 0.5 * k, luma)
 
 
 def _hue(chroma: tuple[float, float]) -> str:
@@ -160,6 +165,12 @@ def color_cast(
         return condition("color_cast", False, None, thr, "no colour frame", Severity.OK)
     if cast.mono:
         return condition("color_cast", False, 0.0, thr, "mono image (IR mode)", Severity.OK)
+    if reference is None and cast.luma < NEUTRAL_MIN_LUMA:
+        return condition(
+            "color_cast", False, None, thr,
+            f"mean luma {cast.luma:.0f} < {NEUTRAL_MIN_LUMA:g}: artificial light, "
+            "colour judged against the baseline once learned", Severity.OK,
+        )  # fmt: skip
     ref = reference or (0.0, 0.0)
     shift = (cast.chroma[0] - ref[0], cast.chroma[1] - ref[1])
     offset = float(np.hypot(*shift))

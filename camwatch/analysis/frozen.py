@@ -12,9 +12,18 @@ still. "Still" is `frozen_mad` at most, tightened to 0.6x the camera's learned
 noise floor (the difference of its quietest cells between live samples) once
 known, so a very clean camera is not called frozen by the absolute limit. The
 cap keeps a floor learned in a noisy night from calling a clean day frozen.
+
+A pair must be close in time to prove anything: across a gap (an outage, a
+run of keyframes lost to packet loss) the previous sample is stale, so a
+sample more than GAP_FACTOR x the shortest recent interval after the previous
+one restarts the comparison instead (and counts as the first sample of the
+next pair). A simulator that repeats an encoded loop exactly shows why: two
+keyframes a whole loop apart are the same bytes.
 """
 
 from __future__ import annotations
+
+from collections import deque
 
 import numpy as np
 
@@ -28,6 +37,8 @@ _MIN_STILL = 0.02  # ...but never stricter than this (exact repeats must count)
 _FLOOR_ALPHA = 0.1
 _FLOOR_SAMPLES = 3  # pairs seen before the learned floor is trusted
 _NOISE_PERCENTILE = 20.0
+GAP_FACTOR = 2.5  # a pair further apart than this x the shortest recent interval: stale
+_INTERVALS = 8  # recent sample intervals remembered
 _FIT_CLIPPED = 0.02  # cells with more clipped pixels bend the light fit: left out of it
 # Mean |difference| of two 2x2-binned samples per unit of full-resolution white noise
 # sigma: sigma/2 per binned pixel, x sqrt(2) for the difference, x sqrt(2/pi).
@@ -47,6 +58,7 @@ class FrozenDetector:
         # Noise seen over time, from the quietest cells: still texture does not count.
         self.temporal_sigma: float | None = None
         self._last: Condition | None = None
+        self._intervals: deque[float] = deque(maxlen=_INTERVALS)
 
     def adopt_floor(self, floor: float) -> None:
         """Trust a floor learned before (a stored baseline's)."""
@@ -65,6 +77,9 @@ class FrozenDetector:
         if self._prev_pts is not None and pts == self._prev_pts and self._last is not None:
             return self._last  # the same picture delivered twice proves nothing
         self.temporal_sigma = None
+        if self._prev_pts is not None and self._stale(pts - self._prev_pts):
+            self._prev_cells = None
+            self.streak = 0
         layout = self._layout
         cells = prep.cell_mean
         usable = cell_valid & (cells > CLIP_LOW) & (cells < CLIP_HIGH)
@@ -85,13 +100,24 @@ class FrozenDetector:
             if mad.size and not result.active:
                 self.temporal_sigma = percentile(mad, _NOISE_PERCENTILE) / _MAD_PER_SIGMA
         else:
-            result = condition("frozen", False, None, cells_pct, "first sample", Severity.OK)
+            result = condition(
+                "frozen", False, None, cells_pct, "first sample (or first after a gap)", Severity.OK
+            )
         np.copyto(self._prev, prep.binned)
         self._prev_cells = cells
         self._prev_clipped = prep.cell_clipped
         self._prev_pts = pts
         self._last = result
         return result
+
+    def _stale(self, gap: float) -> bool:
+        """True when the previous sample is too old (or out of order) to pair with."""
+        if gap <= 0:
+            self._intervals.clear()  # the clock restarted: a new stream
+            return True
+        shortest = min(self._intervals) if self._intervals else None
+        self._intervals.append(gap)
+        return shortest is not None and gap > GAP_FACTOR * shortest
 
     def _judge(self, mad: np.ndarray, mad_limit: float, cells_pct: float) -> Condition:
         if mad.size == 0:

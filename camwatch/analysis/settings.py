@@ -24,8 +24,10 @@ class AnalysisSettings:
     color_cast_chroma: float = 40.0  # mean chroma offset (levels; vs baseline once learned)...
     color_cast_ratio: float = 0.75  # ...at least this times the chroma spread: a cast
     # Noise / snow
-    # Robust noise sigma (levels) above this: noisy image. Encoders smooth noise: sigma 12
-    # at the sample size reads ~8 after libx264 at 500 kbit/s; healthy streams read 1-2.
+    # Robust noise sigma (levels) above this: noisy image (1.6x this in a texture-
+    # dominated frame, see noise.py). Encoders smooth noise: sigma 12 at the sample
+    # size reads ~8 after libx264 at 500 kbit/s, ~3 under a CBR VBV (the simulator's);
+    # snow reads 8-20; healthy streams read 1-3.
     noise_sigma: float = 5.0
     # Covered lens / flat image
     covered_texture_pct: float = 10.0  # % of grid cells with texture under this...

@@ -50,6 +50,8 @@ class _RedactingFilter(logging.Filter):
         return True
 
 
+READ_SIZE = 64 * 1024  # bytes per socket read (see _Connection.connection_made)
+
 wire_log = logging.getLogger("camwatch.rtsp.wire")
 wire_log.addFilter(_RedactingFilter())
 log = logging.getLogger("camwatch.rtsp")
@@ -114,6 +116,8 @@ class _Connection(RTSPConnection):
         )
         self._framer = InterleavedFramer()
         self._text = RTSPParser()
+        # Interleaved channels whose payloads go straight to a media sink.
+        self.payload_routes: dict[int, Callable[[bytes], None]] = {}
         self.auth_offered = False
         # Nobody awaits `result` on every path; retrieve it so asyncio never
         # logs "exception was never retrieved".
@@ -128,9 +132,17 @@ class _Connection(RTSPConnection):
             return False
         return bool(self._auth.handle_401(headers))
 
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        # asyncio reads with recv(256 KiB): a fresh 256 KiB buffer per read is
+        # an mmap and munmap each time (~16 us), more than the rest of a read
+        # of one camera frame. A frame is a few KiB; 64 KiB reads are plenty.
+        if hasattr(transport, "max_size"):
+            transport.max_size = READ_SIZE  # type: ignore[attr-defined]
+
     def data_received(self, data: bytes) -> None:
         try:
-            items = self._framer.feed(data)
+            items = self._framer.feed_routed(data, self.payload_routes)
         except FramingError as exc:
             self._fail(exc)
             return
@@ -173,6 +185,17 @@ def _bind_sink(transport: TCPTransport | UDPTransport, sink: MediaSink) -> None:
 
 
 class _TcpTransport(TCPTransport):
+    async def prepare(self) -> None:
+        await super().prepare()
+        self._route()
+
+    def _route(self) -> None:
+        """RTP and RTCP payloads go from the framer to the sink, nothing between."""
+        self.connection.payload_routes = {
+            self.rtp_idx: self.handle_rtp_data,
+            self.rtcp_idx: self.handle_rtcp_data,
+        }
+
     def handle_rtp_bin(self, binary: BinaryFrame) -> None:  # type: ignore[override]
         self.handle_rtp_data(binary.payload)
 
@@ -192,6 +215,7 @@ class _TcpTransport(TCPTransport):
                 handlers.pop(self.rtcp_idx, None)
                 handlers[rtp], handlers[rtcp] = self.handle_rtp_bin, self.handle_rtcp_bin
                 self.rtp_idx, self.rtcp_idx = rtp, rtcp
+                self._route()
 
     async def send_rtcp_bytes(self, data: bytes) -> None:
         self.connection.send_binary(self.rtcp_idx, data)

@@ -18,6 +18,7 @@ from typing import Any
 
 from .auth import Credentials
 from .encoder import AccessUnit, EncodedLoop, LoopCache, LoopSpec
+from .events import Light
 from .faults import IMAGE_FAULTS, LossModel, Occurrence
 from .scenario import CameraSpec
 from .sdp import PAYLOAD_TYPE
@@ -30,6 +31,7 @@ _SR = struct.Struct("!BBHIIIIII")
 _NTP_EPOCH = 2_208_988_800
 SR_INTERVAL = 5.0  # seconds between RTCP sender reports per client
 _MAX_JITTER_TIMERS = 256
+_AFTER = 1e-4  # seconds between two delayed frames, at least
 
 
 class Sink:
@@ -111,8 +113,10 @@ class Sink:
         if len(self._timers) >= _MAX_JITTER_TIMERS:
             self.packets_dropped += len(items)
             return
-        at = max(loop.time() + self.rng.uniform(0.0, self.jitter), self._next_send_at)
-        self._next_send_at = at  # frames are delayed, never reordered
+        # Frames are delayed, never reordered: asyncio runs timers due at the same
+        # instant in no set order, so each frame is due strictly after the last.
+        at = max(loop.time() + self.rng.uniform(0.0, self.jitter), self._next_send_at + _AFTER)
+        self._next_send_at = at
         self._timers.append(loop.call_at(at, self._send_now, timestamp, items))
 
     def _send_now(self, timestamp: int, items: list[tuple[int, int, bytes]]) -> None:
@@ -255,6 +259,7 @@ class SimCamera:
         self.loss_params: tuple[float, float] | None = None
         self.jitter = 0.0
         self.disconnect_after: float | None = None
+        self.light = Light(base.gain, base.offset, base.ir)  # set by scene events
         # Counters of sinks that are gone; live ones are added in stats().
         self._retired = {"packets_sent": 0, "packets_dropped": 0, "packets_lost": 0, "bytes": 0}
         self.frames_sent = 0
@@ -267,6 +272,11 @@ class SimCamera:
         if self.spec.user is not None and self.spec.password is not None:
             return Credentials(self.spec.user, self.spec.password)
         return None
+
+    def lit(self, light: Light | None = None) -> LoopSpec:
+        """The camera's healthy loop under a light (the current one by default)."""
+        light = light or self.light
+        return replace(self.base, gain=light.gain, offset=light.offset, ir=light.ir)
 
     def apply_faults(self, occurrences: list[Occurrence]) -> None:
         self.occurrences = tuple(occurrences)
@@ -288,17 +298,17 @@ class SimCamera:
         for sink in self.sinks.values():
             self._configure(sink)
 
-    def loop_spec_for(self, occurrences: list[Occurrence]) -> LoopSpec:
-        spec = self.base
+    def loop_spec_for(self, occurrences: list[Occurrence], light: Light | None = None) -> LoopSpec:
+        spec = self.lit(light)
         for occ in occurrences:
             fault = occ.fault
             if fault.kind in IMAGE_FAULTS:
                 numeric = tuple(
                     (k, float(v)) for k, v in sorted(fault.params_dict().items())
-                    if isinstance(v, int | float) and not isinstance(v, bool)
+                    if isinstance(v, int | float)
                 )  # fmt: skip
                 spec = spec.with_look(fault.kind, numeric)
-                if fault.kind == "frozen":
+                if fault.kind == "frozen" and not fault.param("clock"):
                     # One GOP of one still picture: every keyframe is the same bytes,
                     # like an encoder fed the same frame over and over.
                     spec = replace(spec, gops=1)

@@ -29,7 +29,10 @@ from .scene import SceneSpec, render
 
 _ENCODERS = {"h264": "libx264", "h265": "libx265"}
 _PARAMETER_SET_TYPES = {"h264": (7, 8), "h265": (32, 33, 34)}
-_CACHE_LIMIT = 48  # loops of ~0.5 MB each at the default substream settings
+# Finished loops kept: ~0.5 MB each at the default substream settings, so the
+# byte budget holds a few hundred of them, or a few dozen 1080p ones.
+_CACHE_LIMIT = 400
+_CACHE_BYTES = 192 * 1024 * 1024
 
 
 class EncodeCancelled(Exception):
@@ -52,6 +55,11 @@ class LoopSpec:
     look: str = "normal"
     look_params: tuple[tuple[str, float], ...] = ()
     mtu: int = DEFAULT_MTU
+    style: str = "street"
+    noise: float = 2.0  # sensor noise sigma
+    gain: float = 1.0  # light (see scene.SceneSpec)
+    offset: float = 0.0
+    ir: bool = False
 
     @property
     def frames(self) -> int:
@@ -67,6 +75,11 @@ class LoopSpec:
             overlay=self.overlay,
             look=self.look,
             look_params=self.look_params,
+            style=self.style,
+            noise=self.noise,
+            gain=self.gain,
+            offset=self.offset,
+            ir=self.ir,
         )
 
     def with_look(self, look: str, params: tuple[tuple[str, float], ...] = ()) -> LoopSpec:
@@ -88,6 +101,10 @@ class EncodedLoop:
     frames: tuple[AccessUnit, ...]
     parameter_sets: tuple[bytes, ...]  # NAL units from the first IDR, for the SDP
     encode_seconds: float
+
+    @property
+    def nbytes(self) -> int:
+        return sum(frame.size for frame in self.frames)
 
     @property
     def bitrate(self) -> float:
@@ -222,10 +239,12 @@ def _nal_type(codec: str, nal: bytes) -> int:
 
 
 class _Store:
-    """Process-wide LRU of finished loops (thread-safe)."""
+    """Process-wide LRU of finished loops (thread-safe), bounded in count and bytes."""
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, limit_bytes: int) -> None:
         self._limit = limit
+        self._limit_bytes = limit_bytes
+        self._bytes = 0
         self._loops: OrderedDict[LoopSpec, EncodedLoop] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -238,13 +257,19 @@ class _Store:
 
     def put(self, loop: EncodedLoop) -> None:
         with self._lock:
+            old = self._loops.pop(loop.spec, None)
+            if old is not None:
+                self._bytes -= old.nbytes
             self._loops[loop.spec] = loop
-            self._loops.move_to_end(loop.spec)
-            while len(self._loops) > self._limit:
-                self._loops.popitem(last=False)
+            self._bytes += loop.nbytes
+            while len(self._loops) > 1 and (
+                len(self._loops) > self._limit or self._bytes > self._limit_bytes
+            ):
+                _spec, evicted = self._loops.popitem(last=False)
+                self._bytes -= evicted.nbytes
 
 
-_STORE = _Store(_CACHE_LIMIT)
+_STORE = _Store(_CACHE_LIMIT, _CACHE_BYTES)
 
 
 class LoopCache:

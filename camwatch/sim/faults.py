@@ -18,6 +18,8 @@ Kinds and what the simulated camera does while one is active:
 - frozen, black, covered, defocus, moved, noise, low_light, overexposure:
   image faults; the camera switches to another encoded loop of the same scene
   at its next keyframe (so up to one GOP after the scheduled start and end).
+  A frozen picture is one still frame, clock included, unless clock=true:
+  then the camera keeps burning a ticking clock into the frozen picture.
 - packet_loss: each RTP packet to each client is lost with probability
   percent/100, in bursts of mean length `burst` (Gilbert model).
 - jitter: each frame is delayed by a random 0..ms milliseconds (order kept).
@@ -47,7 +49,7 @@ FAULT_PARAMS: dict[str, dict[str, Any]] = {
     "offline": {"mode": "close"},
     "stall": {},
     "disconnect": {"after": 5.0},
-    "frozen": {},
+    "frozen": {"clock": False},
     "black": {},
     "covered": {},
     "defocus": {"strength": 8.0},

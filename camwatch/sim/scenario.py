@@ -8,6 +8,14 @@ examples/scenarios/README.md) or is built in:
   defocus and offline come and go, repeating every 4 minutes.
 - "faults": every fault kind once, each on its own camera named after it,
   plus a "healthy" control camera; all run from 20 s to 80 s.
+- "eval-healthy", "eval-faults", "eval-short": the scored evaluation's
+  scenarios (see evalscenarios.py): healthy but hard scenes with light
+  changes and day/night switches; every fault several times on varied scenes;
+  a short mix of both for the test suite.
+
+Besides faults, a scenario may script scene events (events.py): light
+changes and IR day/night switches that a healthy camera goes through and that
+never appear in the ground truth.
 
 `build_scenario` applies command-line overrides (codec, size, fps, gop,
 bitrate, seed, duration) as camera defaults: a value set on a camera in a
@@ -22,20 +30,24 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from .events import Event, make_event
 from .faults import FAULT_KINDS, Fault, FaultError, make_fault
+from .scene import STYLE_NOISE, STYLES
 from .units import parse_bitrate, parse_size
 
-BUILTINS = ("healthy", "demo", "faults")
+EVAL_BUILTINS = ("eval-healthy", "eval-faults", "eval-short")
+BUILTINS = ("healthy", "demo", "faults", *EVAL_BUILTINS)
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _CAMERA_KEYS = {
     "name", "prefix", "count", "site", "codec", "size", "fps", "gop", "bitrate",
-    "scene", "overlay", "user", "password", "qop",
+    "scene", "overlay", "user", "password", "qop", "style", "noise", "ir",
 }  # fmt: skip
 _DEFAULT_KEYS = {"codec", "size", "fps", "gop", "bitrate", "overlay"}
 _OVERRIDE_KEYS = {"codec", "size", "width", "height", "fps", "gop", "bitrate", "overlay",
                   "seed", "duration", "loop"}  # fmt: skip
 _TOP_KEYS = {
     "name", "duration", "repeat", "seed", "scenes", "loop", "defaults", "cameras", "faults",
+    "events",
 }  # fmt: skip
 
 
@@ -58,10 +70,17 @@ class CameraSpec:
     user: str | None = None
     password: str | None = None
     qop: bool = False  # offer qop="auth" in the Digest challenge
+    style: str = "street"  # scene style (scene.STYLES)
+    noise: float | None = None  # sensor noise sigma; None: the style's usual
+    ir: bool = False  # in IR night mode unless an event says otherwise
 
     @property
     def gop_frames(self) -> int:
         return max(1, round(self.gop * self.fps))
+
+    @property
+    def sensor_noise(self) -> float:
+        return STYLE_NOISE[self.style] if self.noise is None else self.noise
 
 
 @dataclass(frozen=True)
@@ -73,6 +92,7 @@ class Scenario:
     repeat: float | None = None  # the fault schedule recurs with this period
     seed: int | None = None  # None: random SSRCs, sequence numbers and losses
     loop: float = 8.0  # seconds of video per encoded loop
+    events: tuple[Event, ...] = ()  # scene events: not faults, never in the truth
 
     def camera(self, name: str) -> CameraSpec:
         for cam in self.cameras:
@@ -82,6 +102,9 @@ class Scenario:
 
     def faults_for(self, name: str) -> tuple[Fault, ...]:
         return tuple(f for f in self.faults if f.camera == name)
+
+    def events_for(self, name: str) -> tuple[Event, ...]:
+        return tuple(e for e in self.events if e.camera == name)
 
 
 def build_scenario(
@@ -169,6 +192,12 @@ def _builtin(name: str, cameras: int | None, defaults: dict[str, Any]) -> Scenar
         return Scenario(name="healthy", cameras=tuple(cams))
     if name == "demo":
         return _demo(cameras or 16, defaults)
+    if name in EVAL_BUILTINS:
+        from .evalscenarios import eval_scenario
+
+        if cameras is not None:
+            raise ScenarioError(f"the {name} scenario has a fixed set of cameras; drop --cameras")
+        return eval_scenario(name, defaults)
     if cameras is not None:
         raise ScenarioError("the faults scenario has one camera per fault kind; drop --cameras")
     return _all_faults(defaults)
@@ -245,6 +274,7 @@ def scenario_from_dict(
         raise ScenarioError(f"{where}: camera names used twice: {', '.join(duplicates)}")
     repeat = _positive(data.get("repeat"), "repeat", where)
     faults = _file_faults(data.get("faults", []), set(names), repeat, where)
+    events = _file_events(data.get("events", []), set(names), repeat, where)
     return Scenario(
         name=str(data.get("name", Path(where).stem)),
         cameras=tuple(cams),
@@ -253,6 +283,7 @@ def scenario_from_dict(
         repeat=repeat,
         seed=int(data["seed"]) if "seed" in data else None,
         loop=_positive(data.get("loop", 8.0), "loop", where) or 8.0,
+        events=events,
     )
 
 
@@ -297,6 +328,7 @@ def _camera_entry(
             fields[key] = str(entry[key])
     if "qop" in entry:
         fields["qop"] = bool(entry["qop"])
+    fields.update(_scene_fields(entry, where))
     if ("user" in fields) != ("password" in fields):
         raise ScenarioError(f"{where}: give both user and password, or neither")
     if "name" in entry:
@@ -313,6 +345,26 @@ def _camera_entry(
     for i, name in enumerate(names):
         scene = int(entry.get("scene", (first_index + i) % max(1, scenes)))
         out.append(CameraSpec(name=name, scene=scene, **fields))
+    return out
+
+
+def _scene_fields(entry: dict[str, Any], where: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if "style" in entry:
+        if entry["style"] not in STYLES:
+            raise ScenarioError(
+                f"{where}: style {entry['style']!r} is not one of {', '.join(STYLES)}"
+            )
+        out["style"] = entry["style"]
+    if "noise" in entry:
+        noise = entry["noise"]
+        if isinstance(noise, bool) or not isinstance(noise, int | float) or not 0 <= noise <= 64:
+            raise ScenarioError(f"{where}: noise must be a sigma in [0, 64], got {noise!r}")
+        out["noise"] = float(noise)
+    if "ir" in entry:
+        if not isinstance(entry["ir"], bool):
+            raise ScenarioError(f"{where}: ir must be true or false, got {entry['ir']!r}")
+        out["ir"] = entry["ir"]
     return out
 
 
@@ -351,4 +403,34 @@ def _file_faults(
             if repeat and (fault.end is None or fault.end > repeat):
                 raise ScenarioError(f"{here}: with repeat={repeat:g} the fault must end by then")
             out.append(fault)
+    return tuple(out)
+
+
+def _file_events(
+    value: Any, names: set[str], repeat: float | None, where: str
+) -> tuple[Event, ...]:
+    if not isinstance(value, list):
+        raise ScenarioError(f"{where}: events must be an [[events]] list")
+    out: list[Event] = []
+    for n, entry in enumerate(value, start=1):
+        here = f"{where} event #{n}"
+        if not isinstance(entry, dict):
+            raise ScenarioError(f"{here}: must be a table")
+        for key in ("camera", "event", "start"):
+            if key not in entry:
+                raise ScenarioError(f"{here}: missing {key!r}")
+        targets = entry["camera"] if isinstance(entry["camera"], list) else [entry["camera"]]
+        params = {k: v for k, v in entry.items() if k not in ("camera", "event", "start", "end")}
+        if isinstance(params.get("params"), dict):
+            params = {**params, **params.pop("params")}
+        for camera in targets:
+            if camera not in names:
+                raise ScenarioError(f"{here}: no camera named {camera!r}")
+            try:
+                event = make_event(camera, entry["event"], entry["start"], entry.get("end"), params)
+            except FaultError as exc:
+                raise ScenarioError(f"{here}: {exc}") from None
+            if repeat and (event.end is None or event.end > repeat):
+                raise ScenarioError(f"{here}: with repeat={repeat:g} the event must end by then")
+            out.append(event)
     return tuple(out)

@@ -7,6 +7,20 @@ timestamp-like seven-segment block in the top-left corner that changes every
 second. Motion is periodic in the loop length, so the encoded loop repeats
 without a jump.
 
+Styles make scenes that are hard on the image checks on purpose, while healthy:
+- "street": the scene above (sensor noise sigma 2);
+- "busy": fine static texture everywhere (foliage, gravel) that reads as noise
+  in a single frame and costs the encoder its bits;
+- "night": the street at night in colour: dark (mean luma ~40) but textured,
+  with street lamps, lit windows and more sensor noise (sigma 3);
+- "static": nothing moves, a clean sensor (sigma 1): only the noise and the
+  clock change, yet the camera is live.
+
+Exposure (not faults): a global gain and offset (light changes, auto exposure
+steps, clouds), and IR night mode: gray, with near-infrared reflectance
+(foliage bright), an illuminator hot spot in the centre and more noise. The
+on-screen clock is burnt in after exposure, as cameras do.
+
 Image faults are alternative *looks* of the same scene (black, covered lens,
 defocus, camera moved, snow, low light, overexposure, frozen picture): each is
 encoded as its own loop and switched in at a keyframe.
@@ -15,7 +29,7 @@ encoded as its own loop and switched in at a keyframe.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
 import numpy as np
@@ -32,8 +46,15 @@ LOOKS = (
     "overexposure",
 )
 
+STYLES = ("street", "busy", "night", "static")
+
 _MARGIN = 0.15  # fraction of the view kept around it, so "moved" can pan into it
 _NOISE_SIGMA = 2.0  # temporal sensor noise of a healthy camera (grey levels)
+# Default sensor noise per style: a night sensor runs at high gain, a static
+# indoor camera is clean.
+STYLE_NOISE = {"street": _NOISE_SIGMA, "busy": _NOISE_SIGMA, "night": 3.0, "static": 1.0}
+_IR_MIX = np.array([0.62, 0.30, 0.08], np.float32)  # near-IR reflectance from RGB
+_IR_NOISE = 1.5  # an IR image runs at higher gain: this much more noise
 
 
 @dataclass(frozen=True)
@@ -48,6 +69,11 @@ class SceneSpec:
     overlay: bool = True
     look: str = "normal"
     look_params: tuple[tuple[str, float], ...] = field(default=())
+    style: str = "street"
+    noise: float = _NOISE_SIGMA  # sensor noise sigma (grey levels)
+    gain: float = 1.0  # light: scene x gain + offset, before the clock
+    offset: float = 0.0
+    ir: bool = False  # IR night mode
 
     def param(self, name: str, default: float) -> float:
         return float(dict(self.look_params).get(name, default))
@@ -57,7 +83,17 @@ def render(spec: SceneSpec) -> Iterator[np.ndarray]:
     """Yield spec.frames RGB frames (height x width x 3, uint8)."""
     if spec.look not in LOOKS:
         raise ValueError(f"unknown look {spec.look!r}; known: {', '.join(LOOKS)}")
+    if spec.style not in STYLES:
+        raise ValueError(f"unknown style {spec.style!r}; known: {', '.join(STYLES)}")
     if spec.look == "frozen":
+        if spec.param("clock", 0.0) and spec.overlay:
+            # The picture froze but the camera still burns a ticking clock into it.
+            still = _render_frame(replace(spec, overlay=False), 0, _noise_rng(spec))
+            for index in range(spec.frames):
+                frame = still.copy()
+                _draw_clock(frame, index, spec.fps)
+                yield frame
+            return
         still = _render_frame(spec, 0, _noise_rng(spec))
         for _ in range(spec.frames):
             yield still
@@ -77,10 +113,10 @@ def _render_frame(spec: SceneSpec, index: int, rng: np.random.Generator) -> np.n
         return _flat(spec, (0, 0, 0), sigma=0.8, rng=rng)
     if look == "covered":
         return _flat(spec, (30, 28, 26), sigma=1.5, rng=rng)
-    frame = _view(spec, index)
+    frame = _expose(_view(spec, index), spec)
     if spec.overlay:
         _draw_clock(frame, index, spec.fps)
-    frame = _add_noise(frame, rng, _NOISE_SIGMA)
+    frame = _add_noise(frame, rng, spec.noise * (_IR_NOISE if spec.ir else 1.0))
     if look == "defocus":
         return _blur(frame, int(spec.param("strength", 8)))
     if look == "noise":
@@ -96,8 +132,11 @@ def _render_frame(spec: SceneSpec, index: int, rng: np.random.Generator) -> np.n
 
 def _view(spec: SceneSpec, index: int) -> np.ndarray:
     """Crop the canvas at the camera's view window, objects drawn in canvas space."""
-    canvas = _background(spec.width, spec.height, spec.scene).copy()
-    _draw_objects(canvas, spec, index)
+    # The IR illuminator lights the scene: at night in IR mode it looks as by day.
+    style = "street" if spec.ir and spec.style == "night" else spec.style
+    canvas = _canvas(spec.width, spec.height, spec.scene, style).copy()
+    if style != "static":
+        _draw_objects(canvas, spec, index, dim=0.35 if style == "night" else 1.0)
     mx, my = _margins(spec.width, spec.height)
     x0, y0 = mx, my
     if spec.look == "moved":
@@ -110,6 +149,72 @@ def _view(spec: SceneSpec, index: int) -> np.ndarray:
 
 def _margins(width: int, height: int) -> tuple[int, int]:
     return int(width * _MARGIN), int(height * _MARGIN)
+
+
+def _expose(frame: np.ndarray, spec: SceneSpec) -> np.ndarray:
+    """IR mode and the light's gain/offset; the frame itself when neither applies."""
+    if not spec.ir and spec.gain == 1.0 and spec.offset == 0.0:
+        return frame
+    f = frame.astype(np.float32)
+    if spec.ir:
+        mono = (f @ _IR_MIX) * 1.1 + 12.0
+        mono *= _hot_spot(frame.shape[0], frame.shape[1])
+        f = np.repeat(mono[:, :, None], 3, axis=2)
+    f = f * np.float32(spec.gain) + np.float32(spec.offset)
+    return np.clip(f + 0.5, 0, 255).astype(np.uint8)
+
+
+@lru_cache(maxsize=8)
+def _hot_spot(h: int, w: int) -> np.ndarray:
+    """An IR illuminator's beam: full in the centre, ~60% in the corners."""
+    yy = np.linspace(-1.0, 1.0, h, dtype=np.float32)[:, None]
+    xx = np.linspace(-1.0, 1.0, w, dtype=np.float32)[None, :]
+    spot = 1.05 - 0.45 * (xx * xx + yy * yy) / 2.0
+    spot.setflags(write=False)
+    return spot
+
+
+@lru_cache(maxsize=16)
+def _canvas(width: int, height: int, scene: int, style: str) -> np.ndarray:
+    """The static canvas of one scene in one style (read-only; callers copy it)."""
+    base = _background(width, height, scene)
+    if style in ("street", "static"):
+        return base
+    rng = np.random.default_rng(10_000 + scene)
+    ch, cw = base.shape[:2]
+    canvas = base.astype(np.float32)
+    if style == "busy":
+        # Foliage and gravel: blobs of a pixel or two, strong and everywhere.
+        canvas += _smooth_noise(rng, ch, cw, cell=2)[:, :, None] * 45.0
+        canvas += rng.normal(0.0, 16.0, size=(ch, cw, 1)).astype(np.float32)
+        canvas *= rng.uniform(0.85, 1.1, size=3).astype(np.float32)
+    else:  # night
+        rows = np.linspace(0.0, 1.0, ch, dtype=np.float32)[:, None, None]
+        canvas *= 0.07 + 0.1 * rows  # a dark sky above a dimly lit ground
+        _draw_lights(canvas, rng)
+    out = np.clip(canvas, 0, 255).astype(np.uint8)
+    out.setflags(write=False)
+    return out
+
+
+def _draw_lights(canvas: np.ndarray, rng: np.random.Generator) -> None:
+    """Street lamps (warm pools of light) and lit windows on a night canvas."""
+    ch, cw = canvas.shape[:2]
+    ys = np.arange(ch, dtype=np.float32)[:, None]
+    xs = np.arange(cw, dtype=np.float32)[None, :]
+    warm = np.array([1.0, 0.85, 0.55], np.float32)
+    for i in range(6):
+        cx = cw * (i + rng.uniform(0.3, 0.7)) / 6
+        cy = ch * rng.uniform(0.5, 0.7)
+        r = ch * rng.uniform(0.12, 0.2)
+        pool = np.exp(-((xs - cx) ** 2 + (ys - cy) ** 2) / (2 * r * r)) * 45.0
+        canvas += pool[:, :, None] * warm
+    win = max(3, ch // 60)
+    for _ in range(70):
+        x = int(rng.integers(0, cw - 2 * win))
+        y = int(rng.integers(ch // 6, int(ch * 0.6)))
+        shade = rng.uniform(120.0, 220.0) * (warm if rng.random() < 0.7 else 1.0)
+        canvas[y : y + win, x : x + 2 * win] = shade
 
 
 @lru_cache(maxsize=16)
@@ -175,7 +280,7 @@ def _draw_road(canvas: np.ndarray, horizon: int) -> None:
         canvas[mid - 1 : mid + 2, x : x + dash] = 230.0
 
 
-def _draw_objects(canvas: np.ndarray, spec: SceneSpec, index: int) -> None:
+def _draw_objects(canvas: np.ndarray, spec: SceneSpec, index: int, dim: float = 1.0) -> None:
     """A few boxes crossing the canvas; each wraps exactly 1-2 times per loop."""
     ch, cw = canvas.shape[:2]
     rng = np.random.default_rng(500 + spec.scene)
@@ -188,7 +293,7 @@ def _draw_objects(canvas: np.ndarray, spec: SceneSpec, index: int) -> None:
         start = rng.uniform(0, 1)
         x = int(((start + direction * laps * phase) % 1.0) * (cw + ow)) - ow
         y = int(ch * rng.uniform(0.55, 0.85)) - oh
-        colour = rng.integers(20, 240, size=3).astype(np.uint8)
+        colour = (rng.integers(20, 240, size=3) * dim).astype(np.uint8)
         xa, xb = max(0, x), min(cw, x + ow)
         if xb > xa:
             canvas[y : y + oh, xa:xb] = colour

@@ -29,6 +29,7 @@ from .auth import DigestAuthority
 from .camera import SimCamera, TcpSink, UdpSink
 from .connection import RtspConnection, Session, new_session_id
 from .encoder import LoopCache, LoopSpec
+from .events import change_times, light_at, lights_of, next_change
 from .faults import Occurrence, active, next_boundary
 from .scenario import CameraSpec, Scenario
 from .session import SessionState, TransportRequest
@@ -53,7 +54,12 @@ class SimServer:
         send_buffer_limit: int = DEFAULT_SEND_BUFFER,
         truth_path: str | Path | None = None,
         encode_workers: int = 2,
+        encode_all_first: bool = False,
     ) -> None:
+        """encode_all_first: encode every loop the scenario's faults and events
+        need before the clock starts (an evaluation wants no encoder load and
+        no late switch while it runs); otherwise they are encoded in the
+        background, soonest first."""
         self.scenario = scenario
         self.host = host
         self.port = port
@@ -76,6 +82,7 @@ class SimServer:
         self._truth: list[dict[str, Any]] = []
         self._truth_index: dict[tuple[int, int], dict[str, Any]] = {}
         self._running = False
+        self._encode_all_first = encode_all_first
 
     # -- lifecycle -------------------------------------------------------------
     async def start(self) -> None:
@@ -91,6 +98,8 @@ class SimServer:
             self.port = self._server.sockets[0].getsockname()[1]
             await self._open_udp()
             await self._encode_base_loops()
+            if self._encode_all_first:
+                await asyncio.gather(*(self._cache.load(spec) for spec in self._variants()))
         except BaseException:
             await self.stop()
             raise
@@ -152,6 +161,7 @@ class SimServer:
             self.cameras[spec.name] = SimCamera(spec, self._base_spec(spec), self._cache, rng_seed)
 
     def _base_spec(self, spec: CameraSpec) -> LoopSpec:
+        """The camera's healthy loop in its usual light (events change the light)."""
         gops = max(1, round(self.scenario.loop / spec.gop))
         return LoopSpec(
             codec=spec.codec,
@@ -163,6 +173,9 @@ class SimServer:
             bitrate=spec.bitrate,
             scene=spec.scene,
             overlay=spec.overlay,
+            style=spec.style,
+            noise=spec.sensor_noise,
+            ir=spec.ir,
         )
 
     async def _encode_base_loops(self) -> None:
@@ -173,13 +186,32 @@ class SimServer:
             cam.loop = by_spec[cam.base]
 
     def _prefetch_variants(self) -> None:
-        """Start encoding every loop the scenario's faults need, soonest first."""
-        for fault in sorted(self.scenario.faults, key=lambda f: f.start):
-            camera = self.cameras[fault.camera]
-            occurrence = Occurrence(fault, 0, fault.start, fault.end)
-            spec = camera.loop_spec_for([occurrence])
-            if spec != camera.base:
-                self._cache.request(spec)
+        """Start encoding every loop the scenario's faults and events need, soonest first."""
+        for spec in self._variants():
+            self._cache.request(spec)
+
+    def _variants(self) -> list[LoopSpec]:
+        """Loops beyond the base ones, in the order the scenario first needs them."""
+        sc = self.scenario
+        found: list[tuple[float, LoopSpec]] = []
+        for name, camera in self.cameras.items():
+            events = sc.events_for(name)
+            for first, light in lights_of(events, camera.base.ir):
+                found.append((first, camera.lit(light)))
+            for fault in sc.faults_for(name):
+                occurrence = Occurrence(fault, 0, fault.start, fault.end)
+                end = fault.end if fault.end is not None else float("inf")
+                moments = [fault.start]
+                moments += [x for e in events for x in change_times(e) if fault.start < x < end]
+                for t in moments:
+                    light = light_at(events, t, None, camera.base.ir)
+                    found.append((t, camera.loop_spec_for([occurrence], light)))
+        bases = {camera.base for camera in self.cameras.values()}
+        out: list[LoopSpec] = []
+        for _t, spec in sorted(found, key=lambda item: item[0]):
+            if spec not in bases and spec not in out:
+                out.append(spec)
+        return out
 
     def _groups(self) -> dict[float, list[SimCamera]]:
         groups: dict[float, list[SimCamera]] = {}
@@ -216,14 +248,17 @@ class SimServer:
         return asyncio.get_running_loop().time() - self.started_monotonic
 
     async def _scheduler(self) -> None:
-        faults = self.scenario.faults
-        repeat = self.scenario.repeat
-        faulty = sorted({f.camera for f in faults})
+        sc = self.scenario
+        faults, events, repeat = sc.faults, sc.events, sc.repeat
+        scripted = sorted({f.camera for f in faults} | {e.camera for e in events})
         while True:
             t = self.elapsed()
-            for name in faulty:
-                self._apply(self.cameras[name], active(self.scenario.faults_for(name), t, repeat))
-            following = next_boundary(faults, t, repeat)
+            for name in scripted:
+                camera = self.cameras[name]
+                camera.light = light_at(sc.events_for(name), t, repeat, camera.base.ir)
+                self._apply(camera, active(sc.faults_for(name), t, repeat))
+            edges = [next_boundary(faults, t, repeat), next_change(events, t, repeat)]
+            following = min((e for e in edges if e is not None), default=None)
             if following is None:
                 return
             await asyncio.sleep(max(0.0, following - self.elapsed()) + 0.001)
