@@ -35,8 +35,10 @@ Scoring rules:
   (grace_family): image conditions 2 GOPs + 2 publish intervals (6 s at a 2 s
   GOP: the switch back at the next keyframe, then one more sample because
   pairs and medians need a fresh one), statistics the 10 s statistics window
-  + a GOP + 2 s (14 s), status conditions 30 s (the reconnect backoff after a
-  20-30 s outage). EXPLAINS lists, per fault, what it may cause, each with
+  + a GOP + 2 s (14 s), status conditions the monitor's reconnect backoff:
+  its delays double (equal jitter, capped at 60 s), so after an outage of L
+  seconds the next attempt may come up to 2L + 2 s after it ends, plus 2 s
+  to connect and publish. EXPLAINS lists, per fault, what it may cause, each with
   its reason; anything else during a fault is a false alarm.
 - False alarm: an episode (onset to end of one condition on one camera) with
   any part outside every window that explains it. Episodes are counted, not
@@ -50,7 +52,11 @@ Scoring rules:
 - Stream faults are judged from the camera's status and statistics through
   the engine's own thresholds: jitter is the RFC 3550 interarrival jitter
   (rule: above 50 ms), low_fps and bitrate_drop are relative to what the
-  engine learned in the camera's first minute.
+  engine learned in the camera's first minute. They are seen when the
+  monitor publishes a state (at once for status and image-condition
+  changes, else on its publish schedule: every 5 s for a quiet live camera
+  at the time of writing), so their latency includes that interval and the
+  10 s statistics window.
 
 Not scored: the simulator's frozen fault with clock=true (a frozen picture
 under a ticking clock, re-encoded at a varying quantizer by a CBR encoder):
@@ -138,7 +144,8 @@ STATS_KINDS = frozenset(
     {"packet_loss", "jitter", "low_fps", "bitrate_drop", "long_gop", "clock_drift"}
 )
 STATS_WINDOW_S = 10.0  # camwatch.stats default window
-RECONNECT_GRACE_S = 30.0  # backoff after a 20-30 s outage: next attempt up to ~25 s later
+BACKOFF_MAX_S = 60.0  # MonitorSettings.backoff_max
+CONNECT_S = 2.0  # a reconnect's RTSP setup and the first publish
 PUBLISH_S = 1.0  # CameraMonitor publish interval
 LATENCY_GOAL_S = 10.0
 LATENCY_GOALS_S = {"frozen": 15.0}
@@ -146,10 +153,13 @@ DETECTION_GOAL = 0.95
 _HEALTHY_TAIL_S = 30.0  # monitoring after the last scripted change
 
 
-def grace_family(kind: str, gop: float) -> float:
-    """How long after a fault's end a consequence of this condition kind may last."""
+def grace_family(kind: str, gop: float, length: float = 0.0) -> float:
+    """How long after a fault's end a consequence of this condition kind may last
+    (length: the fault's duration, which sets the reconnect backoff it leaves)."""
     if kind in STATUS_KINDS:
-        return RECONNECT_GRACE_S
+        # Backoff delays double: the one running when an L-second outage ends
+        # can be up to 2L + 2 s long (see camwatch.backoff).
+        return min(BACKOFF_MAX_S, 2.0 * length + 2.0) + CONNECT_S
     if kind in STATS_KINDS:
         return STATS_WINDOW_S + gop + 2 * PUBLISH_S
     return 2 * gop + 2 * PUBLISH_S
@@ -265,7 +275,7 @@ def score(record: Record) -> Report:
         detections,
         false_alarms,
         _fault_scores(alert_dets, record.gop),
-        _false_alarms(record.alerts, record.injected, record.gop, 60.0),
+        _false_alarms(record.alerts, record.injected, record.gop, 60.0, raised_only=True),
     )
 
 
@@ -308,30 +318,40 @@ def _fault_order(fault: str) -> int:
 
 
 def _false_alarms(
-    episodes: tuple[Episode, ...], injected: tuple[Injected, ...], gop: float, extra: float = 0.0
+    episodes: tuple[Episode, ...],
+    injected: tuple[Injected, ...],
+    gop: float,
+    extra: float = 0.0,
+    raised_only: bool = False,
 ) -> tuple[Episode, ...]:
+    """Episodes some part of which no fault explains; with raised_only (alerts,
+    whose end is the clear delay's and the flap hold's doing) only the start
+    has to be explained."""
     out = []
     for ep in episodes:
         windows = [
-            (inj.start, inj.end + grace_family(ep.kind, gop) + extra)
+            (inj.start, inj.end + grace_family(ep.kind, gop, inj.end - inj.start) + extra)
             for inj in injected
             if inj.camera == ep.camera and ep.kind in EXPLAINS.get(inj.fault, ())
         ]
-        if not _covered(ep.start, ep.end, windows):
+        end = ep.start if raised_only else ep.end
+        if not _covered(ep.start, end, windows):
             out.append(ep)
     return tuple(out)
 
 
 def _covered(start: float, end: float, windows: list[tuple[float, float]]) -> bool:
-    """True when the union of windows covers [start, end]."""
+    """True when the union of windows covers [start, end] (a point when equal)."""
     at = start
     for a, b in sorted(windows):
         if a > at:
             break
-        at = max(at, b)
+        if b < at:
+            continue
+        at = b
         if at >= end:
             return True
-    return at >= end
+    return False
 
 
 # --- recording -------------------------------------------------------------------------
@@ -616,6 +636,8 @@ def format_report(report: Report) -> str:
             f"{_fmt(f.median)} s, worst {_fmt(f.worst)} s"
         )
     lines.append(f"  false alerts: {len(report.false_alerts)}")
+    for e in report.false_alerts[:10]:
+        lines.append(f"    {e.camera} {e.kind} at +{e.start - r.started:.0f} s")
     lines += ["", *r.notes, f"overall: {'PASS' if report.passed else 'FAIL'}"]
     return "\n".join(lines)
 
@@ -678,11 +700,13 @@ def report_dict(report: Report) -> dict[str, Any]:
             }
             for d in report.detections
         ],
+        "episodes": [episode(e) for e in r.episodes],
         "samples": dict(r.samples),
         "baselines": r.baselines,
         "alerts": {
             "faults": [fault(f) for f in report.alert_faults],
             "false_alerts": [episode(e) for e in report.false_alerts],
+            "episodes": [episode(e) for e in r.alerts],
         },
         "notes": list(r.notes),
         "passed": report.passed,

@@ -76,19 +76,41 @@ def test_consequences_are_explained_and_the_rest_are_false_alarms() -> None:
                 ep("a", "moved", 101, 150),  # explained, but lingers 20 s: a false alarm
                 ep("a", "noise", 101, 110),  # not a consequence of black
                 ep("b", "low_contrast", 101, 110),  # another camera: nothing explains it
-                ep("a", "offline", 200, 225),  # offline fault + reconnect backoff: explained
+                # Offline 20 s, then the backoff: up to 2 x 20 + 2 s, + 2 s to reconnect.
+                ep("a", "offline", 200, 263),
+                ep("b", "offline", 200, 265),  # 1 s too long: a false alarm
                 ep("a", "low_fps", 221, 230),  # stale statistics after it: explained
             ],
-            [inj("a", "black", 100, 130), inj("a", "offline", 200, 220)],
+            [
+                inj("a", "black", 100, 130),
+                inj("a", "offline", 200, 220),
+                inj("b", "offline", 200, 220),
+            ],
         )
     )
     assert [(e.camera, e.kind) for e in r.false_alarms] == [
         ("a", "moved"),
         ("a", "noise"),
         ("b", "low_contrast"),
+        ("b", "offline"),
     ]
-    assert r.false_alarms_per_camera_hour == pytest.approx(3 / (2 * 10 / 60))
+    assert r.false_alarms_per_camera_hour == pytest.approx(4 / (2 * 10 / 60))
     assert not r.passed
+
+
+def test_an_alert_is_false_only_when_raised_outside_every_window() -> None:
+    rec = Record(
+        "hand",
+        ("a",),
+        2.0,
+        T0,
+        T0 + 600,
+        (),
+        (ep("a", "noise", 132, 260), ep("a", "noise", 400, 420)),
+        (inj("a", "noise", 100, 130),),
+    )
+    # Raised 2 s after the fault (its 30 s raise delay), cleared 60 s later: true.
+    assert [(e.start - T0) for e in score(rec).false_alerts] == [400]
 
 
 def test_an_episode_spanning_two_explaining_faults_is_explained() -> None:
