@@ -379,58 +379,42 @@ def _valid_name(name: Any, where: str) -> str:
 def _file_faults(
     value: Any, names: set[str], repeat: float | None, where: str
 ) -> tuple[Fault, ...]:
-    if not isinstance(value, list):
-        raise ScenarioError(f"{where}: faults must be a [[faults]] list")
-    out: list[Fault] = []
-    for n, entry in enumerate(value, start=1):
-        here = f"{where} fault #{n}"
-        if not isinstance(entry, dict):
-            raise ScenarioError(f"{here}: must be a table")
-        for key in ("camera", "fault", "start"):
-            if key not in entry:
-                raise ScenarioError(f"{here}: missing {key!r}")
-        targets = entry["camera"] if isinstance(entry["camera"], list) else [entry["camera"]]
-        params = {k: v for k, v in entry.items() if k not in ("camera", "fault", "start", "end")}
-        if isinstance(params.get("params"), dict):
-            params = {**params, **params.pop("params")}
-        for camera in targets:
-            if camera not in names:
-                raise ScenarioError(f"{here}: no camera named {camera!r}")
-            try:
-                fault = make_fault(camera, entry["fault"], entry["start"], entry.get("end"), params)
-            except FaultError as exc:
-                raise ScenarioError(f"{here}: {exc}") from None
-            if repeat and (fault.end is None or fault.end > repeat):
-                raise ScenarioError(f"{here}: with repeat={repeat:g} the fault must end by then")
-            out.append(fault)
-    return tuple(out)
+    return _scheduled(value, names, repeat, where, "fault", make_fault)
 
 
 def _file_events(
     value: Any, names: set[str], repeat: float | None, where: str
 ) -> tuple[Event, ...]:
+    return _scheduled(value, names, repeat, where, "event", make_event)
+
+
+def _scheduled(
+    value: Any, names: set[str], repeat: float | None, where: str, kind: str, make: Any
+) -> tuple[Any, ...]:
+    """A [[faults]] or [[events]] list: each entry on one or more cameras, in a time window."""
     if not isinstance(value, list):
-        raise ScenarioError(f"{where}: events must be an [[events]] list")
-    out: list[Event] = []
+        article = "an" if kind == "event" else "a"
+        raise ScenarioError(f"{where}: {kind}s must be {article} [[{kind}s]] list")
+    out: list[Any] = []
     for n, entry in enumerate(value, start=1):
-        here = f"{where} event #{n}"
+        here = f"{where} {kind} #{n}"
         if not isinstance(entry, dict):
             raise ScenarioError(f"{here}: must be a table")
-        for key in ("camera", "event", "start"):
+        for key in ("camera", kind, "start"):
             if key not in entry:
                 raise ScenarioError(f"{here}: missing {key!r}")
         targets = entry["camera"] if isinstance(entry["camera"], list) else [entry["camera"]]
-        params = {k: v for k, v in entry.items() if k not in ("camera", "event", "start", "end")}
+        params = {k: v for k, v in entry.items() if k not in ("camera", kind, "start", "end")}
         if isinstance(params.get("params"), dict):
             params = {**params, **params.pop("params")}
         for camera in targets:
             if camera not in names:
                 raise ScenarioError(f"{here}: no camera named {camera!r}")
             try:
-                event = make_event(camera, entry["event"], entry["start"], entry.get("end"), params)
+                item = make(camera, entry[kind], entry["start"], entry.get("end"), params)
             except FaultError as exc:
                 raise ScenarioError(f"{here}: {exc}") from None
-            if repeat and (event.end is None or event.end > repeat):
-                raise ScenarioError(f"{here}: with repeat={repeat:g} the event must end by then")
-            out.append(event)
+            if repeat and (item.end is None or item.end > repeat):
+                raise ScenarioError(f"{here}: with repeat={repeat:g} the {kind} must end by then")
+            out.append(item)
     return tuple(out)
