@@ -20,10 +20,11 @@ The scenario stalls two cameras and freezes the picture of two others at a
 known time (after the measurement window); the agent records when the status
 or image condition appears on its bus and when the rule engine raises the
 alert. A camera is "starved" when it got fewer than half the samples of its
-schedule over the window: every keyframe (GOP 2 s: 0.5/s) as often as
-sample_interval allows, or, when the fleet reports itself overloaded, the
-degraded interval its FleetHealth reports (every camera must still be served
-fairly). Event-loop lag comes from sleep-drift probes: the agent's own over the
+schedule over the window: the keyframes (GOP 2 s) as often as the interval in
+force allows (sample_interval, or healthy_sample_interval while the picture is
+healthy: the nominal interval FleetHealth reports), or, when the fleet reports
+itself overloaded, the degraded interval it reports (every camera must still
+be served fairly). Event-loop lag comes from sleep-drift probes: the agent's own over the
 window, and each camwatch process's per 5-s period (FleetHealth).
 
 `--check` also times `camwatch check` over 217 fresh healthy cameras. Prints a
@@ -219,6 +220,10 @@ async def _agent(args: argparse.Namespace) -> int:
     cams = tuple(camera_from_url(u, name=n) for n, u in urls.items())
     if args.sample_interval is not None:
         cams = tuple(dataclasses.replace(c, sample_interval=args.sample_interval) for c in cams)
+    if args.healthy_interval is not None:
+        cams = tuple(
+            dataclasses.replace(c, healthy_sample_interval=args.healthy_interval) for c in cams
+        )
     inventory = Inventory(path=None, cameras=cams)
     opts = CoreOptions(
         store=True,
@@ -227,11 +232,9 @@ async def _agent(args: argparse.Namespace) -> int:
         analysis=True,
         workers=args.workers,
         settings=MonitorSettings(),
+        shards=args.shards,  # None: the core's automatic count
     )
-    shards = args.shards
     core = Core(inventory, opts)
-    if shards is not None:
-        core.fleet.shards = shards  # Core has no option for it (yet)
     probe, rec = LagProbe(), Recorder()
     sub = core.bus.subscribe(1 << 16)
 
@@ -253,7 +256,11 @@ async def _agent(args: argparse.Namespace) -> int:
             if cmd == "status":
                 live = sum(1 for s in states.values() if s.status is Status.LIVE)
                 sampled = sum(1 for s in states.values() if s.decode.keyframes_decoded > 0)
-                _emit({"t": "status", "live": live, "sampled": sampled, "n": len(states)})
+                ready = sum(1 for s in states.values() if getattr(s.analysis, "baseline_ready", 0))
+                _emit(
+                    {"t": "status", "live": live, "sampled": sampled, "ready": ready,
+                     "n": len(states)}
+                )  # fmt: skip
             elif cmd == "mark":
                 probe.samples.clear()
                 rec.health.clear()
@@ -328,6 +335,8 @@ class Agent:
             cmd += ["--workers", str(args.workers)]
         if args.sample_interval is not None:
             cmd += ["--sample-interval", str(args.sample_interval)]
+        if args.healthy_interval is not None:
+            cmd += ["--healthy-interval", str(args.healthy_interval)]
         self.err = (workdir / "agent.log").open("w")
         self.proc = subprocess.Popen(
             cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.err, text=True
@@ -419,7 +428,7 @@ def run_one(n: int, args: argparse.Namespace) -> dict[str, Any]:
     workdir = Path(tempfile.mkdtemp(prefix=f"bench-fleet-{n}-"))
     # Faults start once camwatch had time to connect and warm up; connecting
     # runs ~32 at a time, a few ms each, so the estimate grows with N.
-    fault_at = round(args.connect_budget + n * 0.03 + WARMUP_S + 5)
+    fault_at = round(args.connect_budget + n * 0.03 + args.learn_seconds + WARMUP_S + 5)
     scen = workdir / "scenario.toml"
     scen.write_text(scenario_toml(n, fault_at))
     truth = workdir / "truth.json"
@@ -450,7 +459,10 @@ def run_one(n: int, args: argparse.Namespace) -> dict[str, Any]:
             time.sleep(1.0)
         result["connect_s"] = time.monotonic() - t0
         result["live_at_start"] = st["live"]
-        time.sleep(WARMUP_S)
+        # A deployed fleet has learned its baselines (they are stored); a fresh
+        # one samples every keyframe until it has, then healthy cameras less often.
+        time.sleep(args.learn_seconds + WARMUP_S)
+        result["baselines_ready_at_start"] = agent.ask("status", "status")["ready"]
         # ---- measurement window -------------------------------------------------
         agent.ask("mark", "marked")
         c_cam, c_sim = tree_cpu(agent.pid), proc_cpu(sim.proc.pid)
@@ -516,9 +528,10 @@ def _figures(
     packets = sum(v["packets"] for v in cams.values())
     samples = sum(v["samples"] for v in cams.values())
     health = rep.get("health") or {}
-    # The schedule: every keyframe (GOP 2 s) at most as often as sample_interval
-    # allows; when the fleet reports it is overloaded, the degraded interval it
-    # reports. Starved: fewer than half of that, i.e. not served fairly.
+    # The schedule: the keyframes (GOP 2 s) at most as often as the interval in
+    # force allows (FleetHealth's nominal: sample_interval, or the healthy one);
+    # when the fleet reports it is overloaded, the degraded interval it reports.
+    # Starved: fewer than half of that, i.e. not served fairly.
     nominal = float(health.get("nominal_interval_s") or 2.0)
     interval = max(nominal, float(health.get("sample_interval_s") or nominal))
     expect = el / interval
@@ -701,12 +714,26 @@ def main() -> int:
     ap.add_argument("--cameras", type=int, nargs="+", default=[50])
     ap.add_argument("--seconds", type=float, default=30.0, help="measurement window")
     ap.add_argument("--ffmpeg", type=int, default=3, help="ffmpeg full decoders to compare")
-    ap.add_argument("--shards", type=int, help="camwatch worker processes (default: fleet's)")
+    ap.add_argument(
+        "--shards", type=int, help="camwatch worker processes (default: the core's automatic)"
+    )
     ap.add_argument("--workers", type=int, help="decode threads per process")
     ap.add_argument(
         "--sample-interval", type=float, help="every camera's sample_interval (default 1 s)"
     )
+    ap.add_argument(
+        "--healthy-interval",
+        type=float,
+        help="every camera's healthy_sample_interval (default 4 s; 0: off)",
+    )
     ap.add_argument("--connect-budget", type=float, default=15.0)
+    ap.add_argument(
+        "--learn-seconds",
+        type=float,
+        default=80.0,
+        help="wait before the window while baselines are learned (30 samples at GOP 2 s, "
+        "then 3 healthy samples before the healthy interval; default 80; 0: measure learning)",
+    )
     ap.add_argument("--check", action="store_true", help="time `camwatch check` over 217")
     ap.add_argument("--check-seconds", type=float, default=10.0)
     ap.add_argument("--json", type=Path, help="write the results here too")

@@ -43,13 +43,17 @@ class MonitorSettings:
     backoff_initial: float = 1.0
     backoff_max: float = 60.0
     publish_interval: float = 1.0
-    # A live camera with no active image condition republishes its figures
-    # this often (status and condition changes still go out at once): the
-    # statistics snapshot and the rule engine's pass over each state were a
-    # large share of a 1000-camera fleet's loop, for figures nobody acts on
-    # in under 30 s.
+    # A live camera with no active image condition republishes unchanged
+    # figures this often; status and condition changes, and figures that move
+    # (see `stats_moved`), still go out at once. The rule engine's pass over
+    # each state was a large share of a 1000-camera fleet's loop, for figures
+    # that did not change.
     quiet_publish_interval: float = 5.0
     sample_interval: float = 1.0
+    # A camera whose picture is healthy (see pipeline.MediaPipeline._adapt) is
+    # sampled this often instead; any image condition brings it back to
+    # sample_interval at once. None or <= sample_interval: always sample_interval.
+    healthy_sample_interval: float | None = 4.0
     gray_width: int = 320
     rgb_width: int = 160
     retry: bool = True  # False for one-shot probes: stop at the first failure
@@ -129,7 +133,7 @@ class CameraMonitor:
     def refresh(self) -> None:
         """Publish fresh statistics now (probe and check call it at the end)."""
         if self._pipeline is not None and self.state.status is not Status.CONNECTING:
-            self._publish_stats(self._pipeline)
+            self._publish_stats(self._pipeline, self._pipeline.stats.snapshot(time.monotonic()))
 
     def sampling(self) -> tuple[float | None, float] | None:
         """(smoothed seconds between samples or None yet, what the schedule
@@ -164,6 +168,7 @@ class CameraMonitor:
             track,
             self.pool,
             sample_interval=self.settings.sample_interval,
+            healthy_sample_interval=self.settings.healthy_sample_interval,
             gray_width=self.settings.gray_width,
             rgb_width=self.settings.rgb_width,
             frame_hook=self.frame_hook,
@@ -198,7 +203,8 @@ class CameraMonitor:
         # Cameras started together would all publish in the same tick: spread
         # them over the interval so the rule engine and front ends see an even
         # flow instead of a burst that stalls the loop once a second.
-        next_publish = opened + random.uniform(0.0, s.publish_interval)
+        next_check = opened + random.uniform(0.0, s.publish_interval)
+        next_publish = next_check
         while not self._stopping:
             now = time.monotonic()
             if self._closed_event.is_set() or not session.alive:
@@ -225,9 +231,13 @@ class CameraMonitor:
             if now - last_rr >= RR_INTERVAL and pipe.ssrc is not None:
                 last_rr = now
                 await session.send_rtcp(self._receiver_report(pipe))
-            if now >= next_publish or self._conditions_changed:
-                next_publish = now + self._publish_every()
-                self._publish_stats(pipe)
+            if now >= next_check or self._conditions_changed:
+                next_check = now + s.publish_interval
+                stats = pipe.stats.snapshot(time.monotonic())
+                due = now >= next_publish or self._conditions_changed
+                if due or stats_moved(self.state.stats, stats):
+                    next_publish = now + self._publish_every()
+                    self._publish_stats(pipe, stats)
             await self._tick()
 
     def _publish_every(self) -> float:
@@ -294,9 +304,8 @@ class CameraMonitor:
             self.bus.publish(StatusChanged(old.name, old.status, status, reason, now))
         self.bus.publish(self.state)
 
-    def _publish_stats(self, pipe: MediaPipeline) -> None:
+    def _publish_stats(self, pipe: MediaPipeline, stats: StreamStats) -> None:
         self._conditions_changed = False
-        stats = pipe.stats.snapshot(time.monotonic())
         sample = self.latest_sample
         self.state = dataclasses.replace(
             self.state,
@@ -364,6 +373,26 @@ class _SinkProxy:
             pipe.on_closed(error)
         self.m._closed_event.set()
         self.m._wake_up()
+
+
+def stats_moved(old: StreamStats, new: StreamStats) -> bool:
+    """True when a figure moved enough since it was last published to be news.
+
+    A quiet camera's figures are checked every publish interval but published
+    only when they move, so a rule crossing its threshold is seen within a
+    second or two, not at the next quiet republish. The bands are well inside
+    the default rule thresholds (2 % loss, 30 ms frame jitter, half the fps,
+    a fifth of the bitrate) so no crossing waits, and wide enough that a
+    steady camera's window noise stays quiet.
+    """
+    return (
+        abs(new.loss_ratio - old.loss_ratio) >= 0.005
+        or abs(new.fps - old.fps) > max(0.5, 0.15 * old.fps)
+        or abs(new.bitrate_bps - old.bitrate_bps) > 0.2 * old.bitrate_bps
+        or abs(new.frame_jitter_ms - old.frame_jitter_ms) > 5.0
+        or (new.gop_s is None) != (old.gop_s is None)
+        or (new.gop_s is not None and old.gop_s is not None and abs(new.gop_s - old.gop_s) > 0.5)
+    )
 
 
 def _settle(fut: asyncio.Future[None]) -> None:

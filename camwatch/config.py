@@ -106,6 +106,7 @@ class CameraConfig:
     stall_timeout: float = 5.0
     connect_timeout: float = 5.0
     sample_interval: float = 1.0
+    healthy_sample_interval: float = 4.0  # while the picture is healthy; 0: sample_interval
     privacy_masks: tuple[Region, ...] = ()
     motion_zones: tuple[Region, ...] = ()
     motion_masks: tuple[Region, ...] = ()
@@ -307,11 +308,26 @@ def _tags(value: Any) -> tuple[str, ...]:
     return tuple(dict.fromkeys(_list_of(_name)(value)))
 
 
+def _threshold_keys() -> tuple[str, ...]:
+    """The keys a `thresholds` table may hold: the rules' (camwatch.alerts.rules) then
+    the image analyzers' (camwatch.imaging); the Core hands the table to both."""
+    # Imported here: imaging imports this module, and pulls numpy in.
+    from .alerts.rules import RULE_THRESHOLD_KEYS
+    from .imaging import ANALYSIS_KEYS
+
+    return (*RULE_THRESHOLD_KEYS, *sorted(ANALYSIS_KEYS))
+
+
 def _thresholds(value: Any) -> FrozenMap:
     if not isinstance(value, dict):
         raise _Invalid(f"expected a table of rule = number, got {_type(value)}")
+    valid = _threshold_keys()
     out, errors = {}, []
     for key, number in value.items():
+        if key not in valid:
+            hint = _suggest(key, valid) or f"; valid keys: {', '.join(valid)}"
+            errors.append((f".{key}", f"unknown key{hint}"))
+            continue
         try:
             out[key] = _number(number)
         except _Invalid as exc:
@@ -410,6 +426,7 @@ CAMERA_SCHEMA: dict[str, Validator] = {
     "stall_timeout": _positive,
     "connect_timeout": _positive,
     "sample_interval": _non_negative,
+    "healthy_sample_interval": _non_negative,
     "privacy_masks": _list_of(_region),
     "motion_zones": _list_of(_region),
     "motion_masks": _list_of(_region),
@@ -451,6 +468,7 @@ BUILTIN_DEFAULTS: dict[str, Any] = {
     "stall_timeout": 5.0,
     "connect_timeout": 5.0,
     "sample_interval": 1.0,
+    "healthy_sample_interval": 4.0,
     "privacy_masks": (),
     "motion_zones": (),
     "motion_masks": (),
@@ -876,6 +894,7 @@ def _camera(index: int, table: Any, ctx: _Context) -> CameraConfig | None:
         stall_timeout=merged["stall_timeout"],
         connect_timeout=merged["connect_timeout"],
         sample_interval=merged["sample_interval"],
+        healthy_sample_interval=merged["healthy_sample_interval"],
         privacy_masks=merged["privacy_masks"],
         motion_zones=merged["motion_zones"],
         motion_masks=merged["motion_masks"],

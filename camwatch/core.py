@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -33,6 +34,9 @@ from .store.db import Store
 log = logging.getLogger("camwatch.core")
 
 PIXELATE_BLOCKS = 12  # columns of the privacy mosaic
+# From this many cameras on, one process's event loop and GIL are the limit
+# (bench/RESULTS.md: 500 cameras lagged in one process), so "auto" shards.
+SHARD_FROM = 300
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +47,18 @@ class CoreOptions:
     analysis: bool = True
     workers: int | None = None
     settings: MonitorSettings = MonitorSettings()
+    shards: int | None = None  # processes running cameras; None: auto_shards()
+
+    def __post_init__(self) -> None:
+        if self.shards is not None and self.shards < 1:
+            raise ValueError(f"shards must be at least 1, got {self.shards}")
+
+
+def auto_shards(cameras: int, cpus: int | None = None) -> int:
+    """One process below SHARD_FROM cameras, else one shard per core."""
+    if cameras < SHARD_FROM:
+        return 1
+    return max(1, cpus if cpus is not None else os.cpu_count() or 1)
 
 
 class Core:
@@ -60,6 +76,7 @@ class Core:
             settings=options.settings,
             hook_factory=self._hook_for if options.analysis else None,
             workers=options.workers,
+            shards=options.shards or auto_shards(sum(c.enabled for c in inventory.cameras)),
         )
         self.control = CoreControl(self)
         self._baselines: dict[str, bytes] = {}

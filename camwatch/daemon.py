@@ -71,6 +71,7 @@ class DaemonOptions:
     serve_socket: bool = True
     socket_group: str | None = None
     workers: int | None = None
+    shards: int | None = None  # camera processes; None: automatic (core.auto_shards)
 
 
 # -- systemd ------------------------------------------------------------------------
@@ -363,6 +364,7 @@ class Daemon:
                 notify=True,
                 analysis=True,
                 workers=self.options.workers,
+                shards=self.options.shards,
             ),
         )
         # Sockets first: a busy port or a second daemon fails before 200 cameras connect.

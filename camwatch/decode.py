@@ -38,6 +38,7 @@ DECODE_NICE = 10  # decode threads' niceness above the process's (see _lower_pri
 LOOP_LATE = 0.08  # s without a loop beat (probe period 0.05 s + slack): the loop is late
 YIELD_MAX = 0.25  # s a job waits at most for a late loop
 YIELD_STEP = 0.005
+_FLAG2_FAST = 1  # AV_CODEC_FLAG2_FAST (PyAV 18 takes flags2 as an int)
 
 
 class DecodeError(Exception):
@@ -67,13 +68,27 @@ class KeyframeDecoder:
     one decoder can serve many cameras in turn; each IDR resets its state.
     """
 
-    def __init__(self, codec: str, gray_width: int = 320, rgb_width: int = 160) -> None:
+    def __init__(
+        self,
+        codec: str,
+        gray_width: int = 320,
+        rgb_width: int = 160,
+        *,
+        skip_loop_filter: bool = False,
+        fast: bool = False,
+    ) -> None:
+        """skip_loop_filter: no deblocking (AVDISCARD_ALL); fast: AV_CODEC_FLAG2_FAST.
+        Both trade picture fidelity for speed (see bench/RESULTS.md for what they buy)."""
         if codec not in CODEC_NAMES:
             raise DecodeError(f"unsupported codec {codec!r}")
         ctx = av.CodecContext.create(CODEC_NAMES[codec], "r")
         ctx.thread_type = "SLICE"
         ctx.thread_count = 1
         ctx.skip_frame = "NONKEY"
+        if skip_loop_filter:
+            ctx.options = {"skip_loop_filter": "all"}  # applied when the codec opens
+        if fast:
+            ctx.flags2 = ctx.flags2 | _FLAG2_FAST
         self._ctx = ctx
         self.gray_width = gray_width
         self.rgb_width = rgb_width

@@ -34,10 +34,12 @@ Scoring rules:
   [onset, end + grace], the grace depending on the condition's family
   (grace_family): image conditions 2 GOPs + 2 publish intervals (6 s at a 2 s
   GOP: the switch back at the next keyframe, then one more sample because
-  pairs and medians need a fresh one), statistics the 10 s statistics window
-  + a GOP + 2 s (14 s), status conditions the monitor's reconnect backoff:
-  its delays double (equal jitter, capped at 60 s), so after an outage of L
-  seconds the next attempt may come up to 2L + 2 s after it ends, plus 2 s
+  pairs and medians need a fresh one), statistics the engine's settle time
+  after an outage (6 s, longer than the 5 s statistics window) + a GOP + 2 s
+  (10 s; clock drift 10 s more, as its line is refitted every 10 s), status
+  conditions the monitor's reconnect backoff: its delays double (equal
+  jitter, capped at 60 s), so after an outage of L seconds the next attempt
+  may come up to 2L + 2 s after it ends, plus 2 s
   to connect and publish. EXPLAINS lists, per fault, what it may cause, each with
   its reason; anything else during a fault is a false alarm.
 - False alarm: an episode (onset to end of one condition on one camera) with
@@ -48,15 +50,15 @@ Scoring rules:
   false alarm at all (in healthy and in fault runs alike).
 - Alerts (reference only): the same rules applied to the real engine's
   raised alerts, with 60 s more in every window for its raise delay. A fault
-  shorter than a rule's raise delay (30 s for image rules) is never paged.
+  shorter than a rule's raise delay (20 s for image rules) is never paged.
 - Stream faults are judged from the camera's status and statistics through
-  the engine's own thresholds: jitter is the RFC 3550 interarrival jitter
-  (rule: above 50 ms), low_fps and bitrate_drop are relative to what the
-  engine learned in the camera's first minute. They are seen when the
-  monitor publishes a state (at once for status and image-condition
-  changes, else on its publish schedule: every 5 s for a quiet live camera
-  at the time of writing), so their latency includes that interval and the
-  10 s statistics window.
+  the engine's own thresholds: jitter is the interarrival jitter of frames
+  (rule: above 30 ms; see camwatch.stats for why not the RFC 3550 per-packet
+  figure), low_fps and bitrate_drop are relative to what the engine learned
+  in the camera's first minute. They are seen when the monitor publishes a
+  state: at once for status and image-condition changes, within a publish
+  interval (1 s) when a figure moves (camwatch.camera.stats_moved), so their
+  latency is mostly the 5 s statistics window filling with the fault.
 
 Not scored: the simulator's frozen fault with clock=true (a frozen picture
 under a ticking clock, re-encoded at a varying quantizer by a CBR encoder):
@@ -78,7 +80,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .alerts.model import AlertEvent
-from .alerts.rules import ALL_RULES, RuleEngine
+from .alerts.rules import ALL_RULES, SETTLE_S, RuleEngine
 from .config import CameraConfig, Inventory
 from .sim import Scenario, SimServer, build_scenario
 from .state import CameraState, Status
@@ -143,7 +145,8 @@ STATUS_KINDS = frozenset({"offline", "stalled", "auth_failed", "not_found", "uns
 STATS_KINDS = frozenset(
     {"packet_loss", "jitter", "low_fps", "bitrate_drop", "long_gop", "clock_drift"}
 )
-STATS_WINDOW_S = 10.0  # camwatch.stats default window
+STATS_WINDOW_S = 5.0  # camwatch.stats default window
+DRIFT_REFIT_S = 10.0  # camwatch.stats refits the clock drift line this often
 BACKOFF_MAX_S = 60.0  # MonitorSettings.backoff_max
 CONNECT_S = 2.0  # a reconnect's RTSP setup and the first publish
 PUBLISH_S = 1.0  # CameraMonitor publish interval
@@ -161,7 +164,10 @@ def grace_family(kind: str, gop: float, length: float = 0.0) -> float:
         # can be up to 2L + 2 s long (see camwatch.backoff).
         return min(BACKOFF_MAX_S, 2.0 * length + 2.0) + CONNECT_S
     if kind in STATS_KINDS:
-        return STATS_WINDOW_S + gop + 2 * PUBLISH_S
+        # The engine holds statistics alerts while the camera settles after an
+        # outage; the window then refills with healthy traffic.
+        refit = DRIFT_REFIT_S if kind == "clock_drift" else 0.0
+        return max(SETTLE_S, STATS_WINDOW_S) + refit + gop + 2 * PUBLISH_S
     return 2 * gop + 2 * PUBLISH_S
 
 

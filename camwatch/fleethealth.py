@@ -34,7 +34,9 @@ class FleetHealth:
     cameras: int
     live: int
     sample_interval_s: float | None  # median time between two samples of a live camera
-    nominal_interval_s: float | None  # what the schedule asks (keyframe cadence, sample_interval)
+    # What the schedule asks: the keyframe cadence and each camera's interval in
+    # force (sample_interval, or healthy_sample_interval while its picture is healthy).
+    nominal_interval_s: float | None
     overloaded: bool
     reason: str  # "" when not overloaded
     samples_per_s: float
@@ -95,7 +97,12 @@ def _pick(sorted_values: list[float], pct: float) -> float:
 
 def nominal_interval(sample_interval: float, gop_s: float | None) -> float:
     """How often a camera is sampled when nothing holds it back: at the first
-    keyframe at least 0.95 x sample_interval after the previous sample."""
+    keyframe at least 0.95 x sample_interval after the previous sample.
+
+    sample_interval is the one in force (MediaPipeline.sample_interval), which
+    the adaptive policy sets to healthy_sample_interval for a healthy picture:
+    a healthy camera sampled every other keyframe is on schedule, not starved.
+    """
     if not gop_s or gop_s <= 0:
         return sample_interval
     return gop_s * max(1, math.ceil(sample_interval * 0.95 / gop_s - 1e-9))

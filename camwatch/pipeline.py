@@ -1,15 +1,24 @@
 """The per-camera media path: RTP bytes in, statistics and sampled frames out.
 
 Runs synchronously inside the transport's data callback, so it does the
-least per packet: parse the header, update the statistics ring buffers, feed
-the depacketizer. Only one keyframe per sampling interval leaves the loop, to
-the shared decode pool.
+least per packet: read the header, update the statistics ring buffers, and
+skim the frame structure from the NAL headers (skim.py). The depacketizer
+assembles a unit's bytes only when it may be the keyframe to sample; one
+keyframe per sampling interval leaves the loop, to the shared decode pool.
+
+Sampling adapts to what the analysis finds: a camera whose picture is healthy
+(baseline learned, no image condition active, nothing jumped since the last
+sample, for a few samples running) is sampled every `healthy_sample_interval`;
+anything else puts it back on `sample_interval` at once, so a fault is
+confirmed at the full rate. Decoding and analysing keyframes is most of a
+fleet's CPU, and most cameras are healthy most of the time.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import struct
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,11 +26,12 @@ from typing import Any
 
 from .decode import Decoded, DecodeError, DecodePool, Decoders, KeyframeDecoder
 from .rtp import h264, h265
-from .rtp.packet import RtpError, parse_rtp
+from .rtp.packet import RtpError, RtpPacket, parse_rtp
 from .rtp.params import h264_sprop_nals, h265_sprop_nals
 from .rtp.rtcp import parse_rtcp
 from .rtp.sps import SpsError, SpsInfo, parse_h264_sps, parse_h265_sps
 from .rtsp.sdp import MediaTrack
+from .skim import FrameSkimmer
 from .state import DecodeStats, FrameSample, StreamInfo
 from .stats import StreamStatsTracker
 
@@ -39,6 +49,14 @@ class Sampled:
     decoded: Decoded
 
 
+_SEQ_TS_SSRC = struct.Struct("!HII")
+CLEAN_SAMPLES = 3  # healthy samples in a row before a camera is sampled less often
+# A figure that moves this much between two samples may be a fault starting
+# (a lens going soft, a light failing): sample the next keyframe to confirm.
+SHARPNESS_JUMP = 1.5  # ratio, either way
+LUMA_JUMP = 20.0  # levels
+
+
 def codec_of(track: MediaTrack) -> str:
     return "h264" if track.encoding == "H264" else "h265"
 
@@ -53,24 +71,39 @@ class MediaPipeline:
         pool: DecodePool,
         *,
         sample_interval: float = 1.0,
+        healthy_sample_interval: float | None = None,
         gray_width: int = 320,
         rgb_width: int = 160,
         frame_hook: FrameHook | None = None,
         on_sample: Callable[[Sampled], None] | None = None,
         on_closed: Callable[[BaseException | None], None] | None = None,
         decoder: KeyframeDecoder | None = None,
+        skim: bool = True,
     ) -> None:
+        """skim False: every packet goes through the depacketizer (as a reference)."""
         self.camera = camera
         self.track = track
         self.codec = codec_of(track)
         sprop = (h264_sprop_nals if self.codec == "h264" else h265_sprop_nals)(track.fmtp)
-        self.depack = (
-            h264.H264Depacketizer(sprop) if self.codec == "h264" else h265.H265Depacketizer(sprop)
-        )
+        self._sprop = list(sprop)
+        self.depack = self._depacketizer(self._sprop)
         self.stats = StreamStatsTracker(track.clock_rate)
+        # Packets of frames nobody decodes are skimmed (see skim.py); the
+        # depacketizer assembles a unit only when a keyframe may be sampled.
+        self.skim = skim
+        self._skim = FrameSkimmer(
+            self.codec, self.stats.on_frame, self.stats.on_frame_dropped,
+            self.depack.starts_picture,  # the same test of a picture start after a gap
+        )  # fmt: skip
+        self._assembling = not skim
+        self._resyncing = False  # the skimmer was waiting for a keyframe when assembly began
         self.sps = _sps_from(self.codec, sprop)
         self.pool = pool
-        self.sample_interval = sample_interval
+        self.base_interval = sample_interval
+        self.healthy_interval = healthy_sample_interval
+        self.sample_interval = sample_interval  # the one in force (see _adapt)
+        self._clean = 0  # healthy samples in a row
+        self._last_figures: tuple[float, float] | None = None  # (sharpness, luma) of the last
         self.gray_width, self.rgb_width = gray_width, rgb_width
         self.frame_hook = frame_hook
         self.on_sample = on_sample
@@ -95,30 +128,90 @@ class MediaPipeline:
     # -- MediaSink -------------------------------------------------------
     def on_rtp(self, data: bytes) -> None:
         now = time.monotonic()
-        try:
-            pkt = parse_rtp(data)
-        except RtpError:
-            self.rtp_errors += 1
-            return
-        if pkt.payload_type != self.track.payload_type:
+        if type(data) is bytes and len(data) >= 12 and data[0] == 0x80:
+            # The plain header every camera sends (no CSRC, extension or padding),
+            # read in place: no packet object for a packet that is only skimmed.
+            b1 = data[1]
+            seq, ts, ssrc = _SEQ_TS_SSRC.unpack_from(data, 2)
+            pt, marker, payload = b1 & 0x7F, b1 >= 0x80, data[12:]
+        else:
+            try:
+                pkt = parse_rtp(data)
+            except RtpError:
+                self.rtp_errors += 1
+                return
+            pt, marker, payload = pkt.payload_type, pkt.marker, pkt.payload
+            seq, ts, ssrc = pkt.seq, pkt.timestamp, pkt.ssrc
+        if pt != self.track.payload_type:
             self.foreign_packets += 1
             return
         if self.first_packet is None:
             self.first_packet = now
         self.last_packet = now
-        self.ssrc = pkt.ssrc
+        if ssrc != self.ssrc:
+            if self.ssrc is not None:
+                self._skim.lose_stream()
+            self.ssrc = ssrc
+        self.stats.on_packet(seq, ts, now, len(payload))
+        if self._assembling:
+            self._assemble(RtpPacket(pt, marker, seq, ts, ssrc, payload), now)
+            return
+        skim = self._skim
+        if (
+            ts != skim.unit_ts
+            and now - self._last_sample_at >= self.sample_interval * 0.95
+            and skim.may_open_keyframe(payload)
+        ):
+            # A unit that may be the keyframe to sample: assemble it.
+            if not skim.hand_over(seq, ts, now):
+                return
+            self.depack = self._depacketizer(self._sprop + list(skim.params.values()))
+            self._units_dropped = 0
+            self._resyncing = skim.waiting_key
+            self._assembling = True
+            self._assemble(RtpPacket(pt, marker, seq, ts, ssrc, payload), now)
+            return
+        skim.push(seq, ts, marker, payload, now)
+
+    def _assemble(self, pkt: RtpPacket, now: float) -> None:
+        """The depacketizer's path: the unit's bytes assembled, keyframes sampled."""
         stats = self.stats
-        stats.on_packet(pkt.seq, pkt.timestamp, now, len(pkt.payload))
         units = self.depack.push(pkt)
-        dropped = self.depack.units_dropped
-        if dropped != self._units_dropped:
-            for _ in range(dropped - self._units_dropped):
+        dropped = self.depack.units_dropped - self._units_dropped
+        if dropped:
+            for _ in range(dropped):
                 stats.on_frame_dropped()
-            self._units_dropped = dropped
+            self._units_dropped += dropped
         for au in units:
+            if self._resyncing and not au.keyframe:
+                # The skimmer had lost sync: like the one depacketizer it stands
+                # for, it drops units until a keyframe.
+                stats.on_frame_dropped()
+                self._skim.skipped_while_waiting()
+                continue
+            self._resyncing = False
             stats.on_frame(au.rtp_timestamp, now, au.size, au.keyframe)
             if au.keyframe:
                 self._maybe_sample(au.data, au.rtp_timestamp, now)
+        if self.skim and (units or dropped):
+            # The unit is done (or lost): back to skimming. A unit that ends on
+            # a packet without the marker bit was ended by a new timestamp: this
+            # packet opened the next unit, which the skimmer takes from it.
+            self._assembling = False
+            skim = self._skim
+            d = self.depack
+            skim.keep_params([getattr(d, "vps", None), d.sps, d.pps])
+            waiting = self._resyncing or (dropped > 0 and not units)
+            if pkt.marker:
+                skim.resume((pkt.seq + 1) & 0xFFFF, waiting)
+            else:
+                skim.resume(pkt.seq, waiting)
+                skim.push(pkt.seq, pkt.timestamp, pkt.marker, pkt.payload, now)
+
+    def _depacketizer(self, sprop: list[bytes]) -> h264.H264Depacketizer | h265.H265Depacketizer:
+        if self.codec == "h264":
+            return h264.H264Depacketizer(sprop)
+        return h265.H265Depacketizer(sprop)
 
     def on_rtcp(self, data: bytes) -> None:
         now, wall = time.monotonic(), time.time()
@@ -184,8 +277,39 @@ class MediaPipeline:
         self._last_done_at = now
         self._keyframes_decoded += 1
         self._last_decode_ms = result.decoded.decode_ms
+        self._adapt(result.analysis)
         if self.on_sample is not None:
             self.on_sample(result)
+
+    def _adapt(self, analysis: Any) -> None:
+        """Choose the interval for the next samples from this sample's analysis."""
+        healthy = self.healthy_interval
+        if not healthy or healthy <= self.base_interval:
+            return
+        self._clean = self._clean + 1 if self._healthy(analysis) else 0
+        interval = healthy if self._clean >= CLEAN_SAMPLES else self.base_interval
+        if interval != self.sample_interval:
+            self.sample_interval = interval
+            self.sample_period = None  # measure the new schedule afresh, not a blend
+
+    def _healthy(self, analysis: Any) -> bool:
+        """No image condition active or pending in this sample's analysis.
+
+        Without an analysis (no analyzer) nothing says the picture is fine.
+        Pending: the baseline is still being learned (it needs samples at the
+        full rate), or sharpness or brightness jumped since the last sample.
+        """
+        conditions = getattr(analysis, "conditions", None)
+        if conditions is None:
+            return False
+        figures = (
+            float(getattr(analysis, "sharpness", 0.0)),
+            float(getattr(analysis, "luma_mean", 0.0)),
+        )
+        last, self._last_figures = self._last_figures, figures
+        if not getattr(analysis, "baseline_ready", True) or any(c.active for c in conditions):
+            return False
+        return last is None or not _jumped(last, figures)
 
     def sampling_period(self, now: float) -> float | None:
         """Smoothed seconds between samples, stretched by the time since the
@@ -226,6 +350,15 @@ class MediaPipeline:
     def release(self) -> None:
         """Drop the decoder; a job in flight keeps its own reference."""
         self._decoder = None
+
+
+def _jumped(last: tuple[float, float], now: tuple[float, float]) -> bool:
+    (sharp0, luma0), (sharp1, luma1) = last, now
+    if abs(luma1 - luma0) > LUMA_JUMP:
+        return True
+    if sharp0 <= 0.0 or sharp1 <= 0.0:
+        return (sharp0 <= 0.0) != (sharp1 <= 0.0)
+    return max(sharp0 / sharp1, sharp1 / sharp0) > SHARPNESS_JUMP
 
 
 def _sps_from(codec: str, nals: list[bytes]) -> SpsInfo | None:

@@ -19,7 +19,7 @@ EXIT_OK, EXIT_WARNING, EXIT_CRITICAL, EXIT_UNKNOWN = 0, 1, 2, 3
 
 # Figures past which a stream is "degraded" for an installer (warnings, not failures).
 LOSS_WARN = 0.01
-JITTER_WARN_MS = 40.0
+JITTER_WARN_MS = 30.0  # frame jitter, as the jitter rule judges it
 GOP_WARN_S = 5.0
 FIRST_FRAME_WARN_MS = 4000.0
 FPS_WARN = 5.0
@@ -65,6 +65,7 @@ class ProbeResult:
             "packets_lost": st.packets_lost,
             "loss_ratio": _round(st.loss_ratio, 5),
             "jitter_ms": _round(st.jitter_ms, 3),
+            "frame_jitter_ms": _round(st.frame_jitter_ms, 3),
             "first_frame_ms": _round(st.first_frame_ms, 1),
             "clock_drift_ppm": _round(st.clock_drift_ppm, 1),
             "keyframes_decoded": s.decode.keyframes_decoded,
@@ -165,8 +166,9 @@ def judge(state: CameraState) -> list[tuple[Severity, str]]:
         out.append((crit, state.reason or "no decodable video"))
     if st.loss_ratio > LOSS_WARN:
         out.append((warn, f"packet loss {st.loss_ratio:.1%} (> {LOSS_WARN:.0%})"))
-    if st.jitter_ms > JITTER_WARN_MS:
-        out.append((warn, f"jitter {st.jitter_ms:.0f} ms (> {JITTER_WARN_MS:.0f} ms)"))
+    if st.frame_jitter_ms > JITTER_WARN_MS:
+        fj = st.frame_jitter_ms
+        out.append((warn, f"frame jitter {fj:.0f} ms (> {JITTER_WARN_MS:.0f} ms)"))
     if st.fps and st.fps < FPS_WARN:
         out.append((warn, f"frame rate {st.fps:.1f} fps (< {FPS_WARN:.0f})"))
     if st.gop_s is not None and st.gop_s > GOP_WARN_S:

@@ -49,7 +49,8 @@ def probe_text(result: ProbeResult) -> str:
             f"  video        {_video_line(s)}",
             f"  bitrate      {human_bitrate(st.bitrate_bps)}   GOP {gop}",
             f"  packets      {st.packets_received} received, {st.packets_lost} lost "
-            f"({st.loss_ratio:.2%})   jitter {st.jitter_ms:.1f} ms",
+            f"({st.loss_ratio:.2%})   jitter {st.jitter_ms:.1f} ms "
+            f"(frames {st.frame_jitter_ms:.1f} ms)",
             f"  first frame  {first}   keyframes {decode}",
         ]
         if st.clock_drift_ppm is not None:

@@ -58,7 +58,7 @@ class StreamStats:
     packets_received: int = 0
     packets_lost: int = 0
     loss_ratio: float = 0.0
-    jitter_ms: float = 0.0
+    jitter_ms: float = 0.0  # RFC 3550, per packet (what RTCP receiver reports carry)
     fps: float = 0.0
     bitrate_bps: float = 0.0
     gop_s: float | None = None
@@ -70,6 +70,7 @@ class StreamStats:
     keyframes: int = 0
     frames_dropped: int = 0
     bytes_received: int = 0
+    frame_jitter_ms: float = 0.0  # the same filter over frames: what the jitter rule judges
 
 
 @dataclass(frozen=True, slots=True)

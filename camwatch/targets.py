@@ -27,5 +27,6 @@ def settings_of(cfg: CameraConfig, base: MonitorSettings = MonitorSettings()) ->
         stall_timeout=cfg.stall_timeout,
         connect_timeout=cfg.connect_timeout,
         sample_interval=cfg.sample_interval,
+        healthy_sample_interval=cfg.healthy_sample_interval or None,
         reconnect_after_stall=max(base.reconnect_after_stall, cfg.stall_timeout * 3),
     )

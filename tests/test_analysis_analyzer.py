@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pytest
 
 from camwatch.analysis import KINDS, AnalysisResult, AnalysisSettings, CameraAnalyzer
 from camwatch.analysis.synthetic import Blob, FakeCamera
-from camwatch.state import FrameSample, Severity
+from camwatch.state import CameraState, FrameSample, Severity
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +79,18 @@ def test_deterministic() -> None:
             y.noise_sigma,
             y.shift,
         )
+
+
+def test_states_holding_results_compare() -> None:
+    # CameraState == compares its analysis; an ndarray field must not make it raise.
+    cam = FakeCamera(1)
+    an = CameraAnalyzer(AnalysisSettings(baseline_samples=3))
+    a = an.analyze(cam.sample())
+    b = replace(a, motion_grid=~a.motion_grid)
+    assert a == b
+    base = CameraState("c", "rtsp://h/")
+    assert replace(base, analysis=a) == replace(base, analysis=b)
+    assert replace(base, analysis=a) != replace(base, analysis=replace(a, noise_sigma=99.0))
 
 
 def test_results_do_not_share_buffers() -> None:

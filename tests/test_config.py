@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from camwatch.alerts.rules import RULE_THRESHOLD_KEYS, RuleEngine
 from camwatch.config import (
     CameraConfig,
     ConfigError,
@@ -21,6 +22,7 @@ from camwatch.config import (
     load_inventory,
     parse_inventory,
 )
+from camwatch.imaging import ANALYSIS_KEYS, analysis_thresholds
 from camwatch.paths import (
     config_dir,
     data_dir,
@@ -170,7 +172,7 @@ def test_every_problem_reported_at_once(tmp_path: Path) -> None:
         name = "cam4"
         url = "rtsp://10.0.0.4:99999/s"
         thumbnails = "blur"
-        thresholds = { loss = "high", fps = true }
+        thresholds = { packet_loss = "high", min_fps = true }
         motion_zones = [[0.5, 0.5, 0.6, 0.1], { polygon = [[0, 0], [1, 1]] }, [0, 0, 2, 1], "x"]
         """,
     )
@@ -190,8 +192,8 @@ def test_every_problem_reported_at_once(tmp_path: Path) -> None:
         f'{p}: camera #3: key "name": missing (every camera needs a name and a url)',
         f'{p}: camera "cam4": key "url": "rtsp://10.0.0.4:99999/s": invalid host or port',
         f'{p}: camera "cam4": key "thumbnails": expected one of on, pixelate, off, got "blur"',
-        f'{p}: camera "cam4": key "thresholds.loss": expected a number, got string',
-        f'{p}: camera "cam4": key "thresholds.fps": expected a number, got boolean',
+        f'{p}: camera "cam4": key "thresholds.packet_loss": expected a number, got string',
+        f'{p}: camera "cam4": key "thresholds.min_fps": expected a number, got boolean',
         f'{p}: camera "cam4": key "motion_zones #1": rectangle extends past the image '
         "(x + w and y + h must be at most 1)",
         f'{p}: camera "cam4": key "motion_zones #2": '
@@ -202,6 +204,59 @@ def test_every_problem_reported_at_once(tmp_path: Path) -> None:
         "{ polygon = [[x, y], ...] }",
     ]
     assert sorted(got) == sorted(expected)
+
+
+def test_unknown_threshold_keys_are_named_with_file_and_table(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+        [defaults.thresholds]
+        jiter = 40
+        [sites.north]
+        thresholds = { offline = 5 }
+        [[camera]]
+        name = "gate-1"
+        url = "rtsp://10.0.0.1/s"
+        site = "north"
+        thresholds = { paket_loss = 0.1, nosie_sigma = 8, min_fps = 5 }
+        """,
+    )
+    got = problems(path)
+    p = str(path)
+    every = ", ".join((*RULE_THRESHOLD_KEYS, *sorted(ANALYSIS_KEYS)))
+    assert sorted(got) == sorted(
+        [
+            f'{p}: [defaults]: key "thresholds.jiter": unknown key (did you mean "jitter"?)',
+            # a rule without a threshold: nothing close, so every valid key is listed
+            f'{p}: site "north": key "thresholds.offline": unknown key; valid keys: {every}',
+            f'{p}: camera "gate-1": key "thresholds.paket_loss": unknown key '
+            '(did you mean "packet_loss"?)',
+            f'{p}: camera "gate-1": key "thresholds.nosie_sigma": unknown key '
+            '(did you mean "noise_sigma"?)',
+        ]
+    )
+
+
+def test_every_threshold_key_is_accepted_and_read_by_the_rules_or_the_analysis(
+    tmp_path: Path,
+) -> None:
+    # The Core hands the table to the rule engine and to analysis_thresholds: the
+    # inventory accepts exactly what one of them reads.
+    keys = (*RULE_THRESHOLD_KEYS, *sorted(ANALYSIS_KEYS))
+    table = ", ".join(f"{k} = {i + 1}" for i, k in enumerate(keys))
+    path = write(
+        tmp_path, f'[[camera]]\nname = "a"\nurl = "rtsp://h/s"\nthresholds = {{ {table} }}\n'
+    )
+    [cam] = load_inventory(path, env={}).cameras
+    assert list(cam.thresholds) == list(keys)
+    specs = RuleEngine(cameras=[cam]).specs_for("a")
+    by_rules = {
+        r for r in RULE_THRESHOLD_KEYS if r in specs and specs[r].threshold == cam.thresholds[r]
+    }
+    by_rules |= {"min_fps"} if specs["low_fps"].min_fps == cam.thresholds["min_fps"] else set()
+    by_analysis = set(analysis_thresholds(cam.thresholds))
+    assert by_rules == set(RULE_THRESHOLD_KEYS)
+    assert by_analysis == set(ANALYSIS_KEYS)
 
 
 def test_toml_syntax_error_has_line_and_column(tmp_path: Path) -> None:

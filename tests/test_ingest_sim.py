@@ -5,6 +5,7 @@ one bad camera never disturbing the others."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import AsyncIterator
 
@@ -15,7 +16,7 @@ from camwatch.bus import LocalBus
 from camwatch.camera import CameraMonitor, CameraTarget, MonitorSettings
 from camwatch.decode import DecodePool
 from camwatch.sim import SimServer
-from camwatch.state import Status
+from camwatch.state import CameraState, Status
 
 FAST = MonitorSettings(
     stall_timeout=2.0, connect_timeout=2.0, reconnect_after_stall=30.0,
@@ -31,22 +32,33 @@ async def sim() -> AsyncIterator[SimServer]:
         camera("lossy"),
         camera("drop"),
         camera("locked", user="u", password="pw"),
+        camera("lateloss"),
     ]
     faults = [
         ("stall", "stall", 3.0, 7.0, {}),
         ("lossy", "packet_loss", 0.0, None, {"percent": 10}),
         ("drop", "disconnect", 4.0, 5.0, {"after": 100}),
+        ("lateloss", "packet_loss", 8.0, None, {"percent": 10}),
     ]
     async with SimServer(scenario(cams, faults)) as server:
         yield server
 
 
 class Watch:
-    def __init__(self, server: SimServer, names: list[str], **target: object) -> None:
+    def __init__(
+        self,
+        server: SimServer,
+        names: list[str],
+        settings: MonitorSettings = FAST,
+        **target: object,
+    ) -> None:
         self.bus, self.pool = LocalBus(), DecodePool(2)
         self.monitors = {
             n: CameraMonitor(
-                CameraTarget(n, server.url(n), server.url(n), **target), self.bus, self.pool, FAST
+                CameraTarget(n, server.url(n), server.url(n), **target),
+                self.bus,
+                self.pool,
+                settings,
             )
             for n in names
         }
@@ -95,6 +107,25 @@ async def test_packet_loss_is_measured(sim: SimServer) -> None:
         assert st.packets_lost > 0
         assert 0.04 <= st.loss_ratio <= 0.18, st
     finally:
+        await w.close()
+
+
+async def test_a_quiet_camera_publishes_at_once_when_its_figures_move(sim: SimServer) -> None:
+    # Healthy cameras republish unchanged figures only every 60 s here, yet the
+    # loss that starts 8 s into the scenario must reach the bus within seconds.
+    quiet = dataclasses.replace(FAST, publish_interval=1.0, quiet_publish_interval=60.0)
+    w = Watch(sim, ["lateloss"], quiet)
+    sub = w.bus.subscribe()
+    try:
+        await w.until("lateloss", {Status.LIVE}, 5)
+        lossy_at = None
+        while lossy_at is None:
+            msg = await asyncio.wait_for(sub.get(), 15)
+            if isinstance(msg, CameraState) and msg.stats.loss_ratio > 0.02:
+                lossy_at = sim.elapsed()
+        assert 8.0 <= lossy_at <= 8.0 + 4.0, lossy_at
+    finally:
+        sub.close()
         await w.close()
 
 

@@ -42,7 +42,9 @@ def test_metrics_endpoint_serves_camera_and_alert_metrics() -> None:
             "rtsp://gate/",
             site="depot",
             status=Status.LIVE,
-            stats=StreamStats(fps=24.5, bitrate_bps=2e6, loss_ratio=0.01, jitter_ms=12.0),
+            stats=StreamStats(
+                fps=24.5, bitrate_bps=2e6, loss_ratio=0.01, jitter_ms=12.0, frame_jitter_ms=33.0
+            ),
             reconnects=3,
             motion_level=42.0,  # percent
         )
@@ -72,6 +74,7 @@ def test_metrics_endpoint_serves_camera_and_alert_metrics() -> None:
         assert m[("camwatch_camera_bitrate_bps", gate)] == 2e6
         assert m[("camwatch_camera_packet_loss_ratio", gate)] == 0.01
         assert m[("camwatch_camera_jitter_seconds", gate)] == pytest.approx(0.012)
+        assert m[("camwatch_camera_frame_jitter_seconds", gate)] == pytest.approx(0.033)
         assert m[("camwatch_camera_motion_level", gate)] == 0.42
         assert m[("camwatch_camera_motion_level", yard)] == 0.05  # from the condition
         assert m[("camwatch_camera_reconnects_total", gate)] == 3

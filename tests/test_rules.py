@@ -11,6 +11,7 @@ from camwatch.alerts.model import AlertState, Silence
 from camwatch.alerts.rules import (
     DEFAULT_SPECS,
     LEARN_S,
+    SETTLE_S,
     RuleConfigError,
     RuleEngine,
     UnknownAlertError,
@@ -116,9 +117,9 @@ def test_default_severities() -> None:
 def test_packet_loss_threshold_and_raise_delay() -> None:
     eng = RuleEngine()
     seq = [(t, state(since=0, loss_ratio=0.01)) for t in range(0, 20)]
-    seq += [(t, state(since=0, loss_ratio=0.05)) for t in range(20, 49)]
+    seq += [(t, state(since=0, loss_ratio=0.05)) for t in range(20, 40)]
     assert run(eng, seq) == []
-    events = eng.evaluate(state(since=0, loss_ratio=0.05), 50)
+    events = eng.evaluate(state(since=0, loss_ratio=0.05), 40)
     assert kinds(events) == [("raised", "packet_loss")]
     assert events[0].alert.severity is Severity.WARNING
     assert events[0].alert.value == 0.05 and events[0].alert.threshold == 0.02
@@ -187,10 +188,10 @@ def test_invalid_config_lists_every_problem() -> None:
 def test_statistics_and_image_rules_are_suppressed_while_offline() -> None:
     eng = RuleEngine()
     frozen = Condition("frozen", True, 0.1, 0.5, "picture frozen")
-    events = run(eng, [(t, state(since=0, conditions=(frozen,))) for t in range(0, 20)])
-    # Pending for 20 s, then the camera goes offline: the frozen alert must never raise.
-    for t in range(20, 80):
-        events += eng.evaluate(state(Status.OFFLINE, since=20, conditions=(frozen,)), t)
+    events = run(eng, [(t, state(since=0, conditions=(frozen,))) for t in range(0, 15)])
+    # Pending for 15 s, then the camera goes offline: the frozen alert must never raise.
+    for t in range(15, 80):
+        events += eng.evaluate(state(Status.OFFLINE, since=15, conditions=(frozen,)), t)
     assert kinds(events) == [("raised", "offline")]
     # Live again, not frozen anymore.
     for t in range(80, 200):
@@ -229,9 +230,9 @@ def test_motion_conditions_never_alert() -> None:
 def test_low_fps_against_the_learned_nominal_rate() -> None:
     eng = RuleEngine()
     seq = [(t, state(since=0, fps=25.0)) for t in range(0, 200)]
-    seq += [(t, state(since=0, fps=10.0)) for t in range(200, 229)]
+    seq += [(t, state(since=0, fps=10.0)) for t in range(200, 220)]
     assert run(eng, seq) == []
-    events = eng.evaluate(state(since=0, fps=10.0), 230)
+    events = eng.evaluate(state(since=0, fps=10.0), 220)
     assert kinds(events) == [("raised", "low_fps")]
     assert events[0].alert.threshold == pytest.approx(12.5, rel=0.05)
     assert "25" in events[0].alert.reason
@@ -240,8 +241,12 @@ def test_low_fps_against_the_learned_nominal_rate() -> None:
 def test_low_fps_needs_learning_before_judging() -> None:
     eng = RuleEngine()
     seq = [(t, state(since=0, fps=25.0)) for t in range(0, 30)]
-    seq += [(t, state(since=0, fps=5.0)) for t in range(30, 30 + int(LEARN_S))]
+    learned = int(SETTLE_S + LEARN_S)  # learning starts once the camera has settled
+    seq += [(t, state(since=0, fps=5.0)) for t in range(30, learned)]
     assert run(eng, seq) == []  # not enough learned yet: no verdict on a new camera
+    # Once learned, the drop (25 -> 5 fps) is judged and raised after the raise delay.
+    later = run(eng, [(t, state(since=0, fps=5.0)) for t in range(learned, learned + 25)])
+    assert kinds(later) == [("raised", "low_fps")]
 
 
 def test_low_fps_absolute_floor() -> None:
@@ -263,7 +268,7 @@ def test_bitrate_drop_against_the_learned_bitrate() -> None:
 def test_long_gop_jitter_and_clock_drift() -> None:
     eng = RuleEngine()
     seq = [
-        (t, state(since=0, gop_s=12.0, jitter_ms=80.0, clock_drift_ppm=-900.0))
+        (t, state(since=0, gop_s=12.0, frame_jitter_ms=40.0, clock_drift_ppm=-900.0))
         for t in range(0, 45)
     ]
     assert sorted(kinds(run(eng, seq))) == [
@@ -271,6 +276,20 @@ def test_long_gop_jitter_and_clock_drift() -> None:
         ("raised", "jitter"),
         ("raised", "long_gop"),
     ]
+
+
+def test_jitter_judges_frames_not_packets() -> None:
+    # 12 ms per packet (diluted) but 35 ms between frames: the frame figure decides.
+    eng = RuleEngine()
+    seq = [(t, state(since=0, jitter_ms=12.0, frame_jitter_ms=35.0)) for t in range(0, 45)]
+    (event,) = run(eng, seq)
+    assert kinds([event]) == [("raised", "jitter")]
+    assert "frame jitter 35 ms above 30 ms" in event.alert.reason
+    eng = RuleEngine()
+    assert (
+        run(eng, [(t, state(since=0, jitter_ms=80.0, frame_jitter_ms=5.0)) for t in range(45)])
+        == []
+    )
 
 
 def test_statistics_are_not_judged_right_after_connecting() -> None:

@@ -38,6 +38,7 @@ async def _observe_streams() -> dict[str, Any]:
         camera("bursty", bitrate=600_000),
         camera("slow"),
         camera("jittery"),
+        camera("calming"),
         camera("thin"),
     ]
     faults = [
@@ -46,6 +47,7 @@ async def _observe_streams() -> dict[str, Any]:
         ("bursty", "packet_loss", 0.0, None, {"percent": 10.0, "burst": 4.0}),
         ("slow", "low_fps", 0.0, None, {"fps": 2.0}),
         ("jittery", "jitter", 0.0, None, {"ms": 300.0}),
+        ("calming", "jitter", 0.0, 3.0, {"ms": 500.0}),
         ("thin", "bitrate_drop", 0.0, None, {"bitrate": "30k"}),
     ]
     async with SimServer(scenario(cams, faults)) as sim:
@@ -117,6 +119,19 @@ def _arrival_spread(packets: list) -> float:
 def test_jitter_spreads_frame_arrivals(streams: dict[str, Any]) -> None:
     assert _arrival_spread(streams["captures"]["jittery"].packets) > 0.15
     assert _arrival_spread(streams["captures"]["control"].packets) < 0.1
+
+
+def test_frames_held_back_by_jitter_are_not_overtaken_when_it_ends(
+    streams: dict[str, Any],
+) -> None:
+    # The fault ends 3 s in with up to 0.5 s of frames still held: they go out
+    # before the first frame sent without delay, so sequence numbers stay in order.
+    packets = streams["captures"]["calming"].packets
+    seqs = [p.seq for p in packets]
+    assert len(seqs) > 100
+    steps = [(b - a) & 0xFFFF for a, b in itertools.pairwise(seqs)]
+    assert all(step == 1 for step in steps), sorted(set(steps))
+    assert after(packets, streams["start"] + 3.8)  # and it goes on flowing
 
 
 def test_bitrate_drop_serves_a_smaller_stream(streams: dict[str, Any]) -> None:

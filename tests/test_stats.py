@@ -205,7 +205,7 @@ def test_random_loss_with_reordering_matches_truth() -> None:
 def test_late_packets_are_neither_loss_nor_counted_twice() -> None:
     # Every 7th packet arrives 3 ms late, after ~6 of its successors.
     s = make_stream(delay=lambda k, rng: 0.004 if k % 7 == 3 else 0.001)
-    t = StreamStatsTracker(RATE)
+    t = StreamStatsTracker(RATE, window_s=10.0)
     seqs = [e[2] for e in s.events if e[3] == "p"]
     assert sum(b < a for a, b in itertools.pairwise(seqs)) > 1000
     for n in range(0, len(s.events), 100):
@@ -302,7 +302,7 @@ def test_a_single_stray_packet_does_not_rebase() -> None:
 
 def test_stall_lowers_fps_then_zeroes_it() -> None:
     s = make_stream(seconds=20.0)
-    t = StreamStatsTracker(RATE)
+    t = StreamStatsTracker(RATE, window_s=10.0)
     feed(t, s.events)
     last_frame = max(e[0] for e in s.events if e[3] == "f")
     now = s.end + 5.0
@@ -340,8 +340,8 @@ def test_fps_with_b_frames_out_of_timestamp_order() -> None:
     now = START + 299 / 15.0
     w = t.window(now)
     assert w.fps_source == "rtp"
-    # The window's edges may cut a reordered group: off by at most 2 of ~150 frames.
-    assert w.fps == pytest.approx(15.0, rel=2 / 150)
+    # The window's edges may cut a reordered group: off by at most 2 of ~75 frames.
+    assert w.fps == pytest.approx(15.0, rel=2 / 75)
     assert w.gop_s == pytest.approx(2.0)
 
 
@@ -385,6 +385,63 @@ def test_jitter_converges_to_alternating_transit_step() -> None:
             assert t.jitter_ms == pytest.approx(2.0 * (1 - (15 / 16) ** 10), rel=1e-7)
     assert t.jitter_ms == pytest.approx(2.0 * (1 - (15 / 16) ** 400), rel=1e-7)
     assert t.jitter_ms == pytest.approx(2.0, rel=1e-9)
+
+
+def _delayed_frames(
+    max_delay: float, seed: int
+) -> tuple[StreamStatsTracker, list[tuple[int, float]]]:
+    """15 fps, 20 packets per frame sent together; each frame held up by a random
+    0..max_delay s, order kept (a later frame cannot overtake an earlier one)."""
+    rng = random.Random(seed)
+    t = StreamStatsTracker(RATE)
+    firsts: list[tuple[int, float]] = []
+    ready = START
+    seq = 0
+    for f in range(300):
+        ts = (f * RATE // 15 + (1 << 32) - RATE) & TS_MASK  # wraps after one second
+        ready = max(ready, START + f / 15 + rng.uniform(0.0, max_delay))
+        firsts.append((f * RATE // 15, ready))
+        for j in range(20):
+            t.on_packet(seq & 0xFFFF, ts, ready + j * 0.0001, 1200)
+            seq += 1
+    return t, firsts
+
+
+def test_frame_jitter_follows_frame_delays_the_packet_figure_dilutes() -> None:
+    t, firsts = _delayed_frames(0.3, seed=5)
+    # The filter over each frame's first packet, written out plainly.
+    assert t.frame_jitter_ms == pytest.approx(
+        reference_jitter(firsts, RATE) / RATE * 1000, rel=1e-6
+    )
+    assert t.frame_jitter_ms > 40.0  # frame delays of 0-300 ms are felt
+    assert t.jitter_ms < t.frame_jitter_ms / 5  # the per-packet figure is diluted
+    assert t.snapshot(firsts[-1][1]).frame_jitter_ms == t.frame_jitter_ms
+
+
+def test_frame_jitter_is_small_for_a_steady_camera() -> None:
+    t, _ = _delayed_frames(0.0, seed=5)
+    assert t.frame_jitter_ms == pytest.approx(0.0, abs=1e-3)
+
+
+def test_frame_jitter_ignores_b_frame_reordering() -> None:
+    # Decode order I0 P3 B1 B2 P6 B4 B5 ..., sent steadily every 1/15 s: B-frames
+    # step back in timestamp but nothing arrives irregularly.
+    order = [0] + [i for g in range(1, 100) for i in (3 * g, 3 * g - 2, 3 * g - 1)]
+    t = StreamStatsTracker(RATE)
+    for n, f in enumerate(order):
+        for j in range(5):
+            t.on_packet((n * 5 + j) & 0xFFFF, f * 6000, START + n / 15.0 + j * 0.0001, 1000)
+    assert t.frame_jitter_ms < 1.0
+    assert t.jitter_ms > 10.0  # the per-packet filter reads the reordering as jitter
+
+
+def test_late_packets_do_not_count_as_new_frames() -> None:
+    # Every 7th packet is late by 3 ms: frame starts stay regular, so no frame jitter.
+    s = make_stream(delay=lambda k, rng: 0.004 if k % 7 == 3 else 0.001, ppf=10)
+    t = StreamStatsTracker(RATE)
+    feed(t, s.events)
+    assert t.frame_jitter_ms < 1.0
+    assert t.jitter_ms > 0.1  # while the per-packet filter does see the late packets
 
 
 # ---- clocks -----------------------------------------------------------------------------------

@@ -15,6 +15,8 @@ from camwatch.tui.widgets.status_table import StatusTable
 from camwatch.tui.widgets.tiles import Tile, TileGrid
 from textual.widgets import Input
 
+from camwatch.alerts.model import AlertState
+from camwatch.alerts.rules import RuleEngine
 from camwatch.state import Condition, Severity, Status
 
 
@@ -51,9 +53,10 @@ async def test_header_counts_states_as_words() -> None:
     async with app.run_test() as pilot:
         screen = await ready(app, pilot)
         text = str(screen.query_one("#counts").render())
-        assert text.startswith("36 live · ")
+        assert text.startswith("35 live · ")
         assert "1 offline" in text and "1 auth failed" in text
-        assert "1 critical" in text and "1 warning" in text  # cam-023 frozen, cam-003 defocus
+        # cam-023 frozen; cam-003 defocus and cam-015 with a packet_loss alert
+        assert "1 critical" in text and "2 warning" in text
         assert "5 alerts" in text
 
 
@@ -79,7 +82,7 @@ async def test_filter_by_state_word() -> None:
         screen = await ready(app, pilot)
         await pilot.press("slash", *"state:warn")
         await pilot.pause()
-        assert screen.table.order == ["cam-003"]
+        assert screen.table.order == ["cam-003", "cam-015"]  # defocus; packet_loss alert
         screen.query_one(Input).value = "state:crit"
         await pilot.pause()
         assert screen.table.order == ["cam-023"]
@@ -388,3 +391,44 @@ async def test_showing_the_filter_leaves_the_table_size_alone() -> None:
         await pilot.press("slash", "c")
         await pilot.pause()
         assert screen.query_one(Input).has_focus and screen.table.size == size
+
+
+async def test_stream_rule_alert_shows_in_the_state_word_until_it_resolves() -> None:
+    # Statistics rules (packet loss, jitter, low fps...) are not conditions of the state:
+    # the state word must still say the camera is not simply live while one is open.
+    app, bus, _ctl, states = sample.make_app(10)
+    engine = RuleEngine()
+    base = next(s for s in states if s.name == "cam-002")
+    assert base.status is Status.LIVE and not base.active_conditions()
+    t0 = base.updated
+    settled = replace(base, since=t0 - 3600)  # live long enough for statistics rules
+    lossy = replace(settled, stats=replace(settled.stats, loss_ratio=0.08))
+    clean = replace(settled, stats=replace(settled.stats, loss_ratio=0.0))
+    async with app.run_test(size=(120, 30)) as pilot:
+        screen = await ready(app, pilot)
+        table = screen.table
+        assert cell(table, "cam-002", "state") == "● live"
+
+        raised = [e for t in (0, 10, 25) for e in engine.evaluate(lossy, t0 + t)]
+        assert [(e.kind, e.alert.rule) for e in raised] == [("raised", "packet_loss")]
+        for event in raised:
+            bus.publish(event)
+        bus.publish(lossy)
+        app.drain()
+        await pilot.pause()
+        assert cell(table, "cam-002", "state") == "▲ warning"
+        assert cell(table, "cam-002", "why") == "packet loss"
+        assert table.order.index("cam-002") < table.order.index("cam-001")  # sick ones first
+        counts = screen.query_one("#counts")
+        assert str(counts.render()).startswith("8 live · 2 warning")  # with cam-003's defocus
+
+        cleared = [e for t in (30, 50, 75) for e in engine.evaluate(clean, t0 + t)]
+        assert [e.alert.state for e in cleared] == [AlertState.RESOLVED]
+        for event in cleared:
+            bus.publish(event)
+        bus.publish(clean)
+        app.drain()
+        await pilot.pause()
+        assert cell(table, "cam-002", "state") == "● live"
+        assert cell(table, "cam-002", "why") == ""
+        assert str(counts.render()).startswith("9 live · 1 warning")

@@ -114,6 +114,44 @@ def test_look_words_symbols_and_order() -> None:
     assert ranks == ["auth failed", "critical", "warning", "connecting", "live", "stopped"]
 
 
+def test_open_stream_rule_alerts_worsen_only_a_live_cameras_word() -> None:
+    live = sample.camera("a")
+    warn = (("jitter", Severity.WARNING),)
+    crit = (("packet_loss", Severity.CRITICAL), ("jitter", Severity.WARNING))
+    assert (fmt.look(live), fmt.why(live)) == (fmt.LIVE, "")
+    assert (fmt.look(live, warn), fmt.why(live, warn)) == (fmt.WARNING, "jitter")
+    assert (fmt.look(live, crit), fmt.why(live, crit)) == (fmt.CRITICAL, "packet loss, jitter")
+    loss = Condition("packet_loss", True, 0.1, 0.02, "", Severity.WARNING)
+    both = sample.camera("b", conditions=(loss,))
+    assert fmt.why(both, crit) == "packet loss, jitter"  # a rule named once
+    down = sample.camera("c", status=Status.OFFLINE, reason="connect timeout")
+    assert (fmt.look(down, crit).word, fmt.why(down, crit)) == ("offline", "connect timeout")
+    connecting = sample.camera("d", status=Status.CONNECTING)
+    assert fmt.look(connecting, crit) is fmt.CONNECTING
+
+
+def test_fleet_model_takes_open_stream_rule_alerts_per_camera() -> None:
+    lossy = sample.camera("cam-1", loss=0.06)
+    blurred = sample.camera(
+        "cam-2", conditions={"defocus": (31.0, "sharpness 31%", Severity.WARNING)}
+    )
+    model = FleetModel()
+    model.apply([lossy, blurred])
+    assert model.look(lossy) is fmt.LIVE
+    [loss_alert] = sample.alerts_for([lossy])
+    [image_alert] = sample.alerts_for([blurred])
+    version = model.version
+    assert model.note_alerts([loss_alert, image_alert]) == {"cam-1"}  # conditions show images
+    assert model.version == version + 1
+    assert model.look(lossy) is fmt.WARNING and model.why(lossy) == "packet loss"
+    assert model.note_alerts([loss_alert, image_alert]) == set()  # nothing new: no repaint
+    acked = replace(loss_alert, state=AlertState.ACKNOWLEDGED)
+    assert model.note_alerts([acked]) == set()  # acknowledged is still open
+    resolved = replace(loss_alert, state=AlertState.RESOLVED)
+    assert model.note_alerts([resolved]) == {"cam-1"}
+    assert model.look(lossy) is fmt.LIVE and model.why(lossy) == ""
+
+
 def test_why_redacts_credentials_in_failure_reasons() -> None:
     st = sample.camera("x", status=Status.AUTH_FAILED, reason="401 from rtsp://admin:hunter2@cam/1")
     assert fmt.why(st) == "401 from rtsp://admin:***@cam/1"
@@ -249,12 +287,14 @@ def test_sparkline() -> None:
 
 
 def test_fleet_model_takes_states_with_real_analysis_results() -> None:
-    # AnalysisResult holds numpy arrays: comparing two of them must not raise.
+    # AnalysisResult holds numpy arrays: comparing two states holding one must not raise.
     model = FleetModel()
     first = sample.camera("a", fps=10.0)
     assert model.apply([first]) == {"a"}
     again = replace(first, analysis=sample.analysis(10.0, 96.0, first.conditions))
     assert again.analysis is not first.analysis
-    assert model.apply([again]) == {"a"}
-    assert fmt.sharpness(again) == 96.0 and fmt.motion(again) == 10.0
-    assert model.look(again) is model.look(again)  # cached until the state changes
+    assert model.apply([again]) == set()  # equal figures: not a change
+    blurred = replace(first, analysis=sample.analysis(10.0, 40.0, first.conditions))
+    assert model.apply([blurred]) == {"a"}
+    assert fmt.sharpness(blurred) == 40.0 and fmt.motion(blurred) == 10.0
+    assert model.look(blurred) is model.look(blurred)  # cached until the state changes

@@ -188,6 +188,8 @@ class CamwatchApp(App[int]):
             elif isinstance(message, ThumbnailReady):
                 thumbs = True
         changed |= self.fleet.apply(latest.values())
+        if alerts_changed:
+            changed |= self.fleet.note_alerts(self.alerts.values())
         self.update_screen(changed, alerts_changed)
         if thumbs:
             poll = getattr(self.screen, "poll_thumbnails", None)
@@ -225,7 +227,7 @@ class CamwatchApp(App[int]):
     def _merge_alerts(self, alerts: list[Alert]) -> None:
         for alert in alerts:
             self.alerts.upsert(alert)
-        self.update_screen(set(), True)
+        self.update_screen(self.fleet.note_alerts(self.alerts.values()), True)
 
     def load_history(self, done: Callable[[], None] | None = None, limit: int = 200) -> None:
         async def load() -> None:

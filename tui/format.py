@@ -6,6 +6,7 @@ reinforces it (camwatch-mono shows every level in greys).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -17,6 +18,11 @@ BARS = "▁▂▃▄▅▆▇█"
 MOTION_KINDS = ("motion",)
 SHARPNESS_KINDS = ("sharpness", "defocus", "focus")
 LOSS_WARN = 0.02  # the default packet_loss rule threshold
+
+
+# (rule, severity) of a camera's open stream-rule alerts (packet_loss, jitter, low_fps...):
+# judged by the rule engine from the statistics, so not conditions of the camera's state.
+RuleAlerts = Sequence[tuple[str, Severity]]
 
 
 class Level(StrEnum):
@@ -61,7 +67,9 @@ LEGEND = (
 )
 
 
-def look(state: CameraState) -> Look:
+def look(state: CameraState, alerts: RuleAlerts = ()) -> Look:
+    """The state word: the status, or for a live camera its worst active condition or
+    open stream-rule alert (`alerts`), each reading as warning or critical by severity."""
     if state.status in _FAILED_WORDS:
         return Look(_FAILED_WORDS[state.status], "✖", Level.BAD, 0)
     if state.status is Status.STOPPED:
@@ -69,9 +77,10 @@ def look(state: CameraState) -> Look:
     if state.status is Status.CONNECTING:
         return CONNECTING
     active = state.active_conditions()
-    if any(c.severity is Severity.CRITICAL for c in active):
+    alerted = [severity for _, severity in alerts if severity is not Severity.OK]
+    if Severity.CRITICAL in alerted or any(c.severity is Severity.CRITICAL for c in active):
         return CRITICAL
-    if active:
+    if active or alerted:
         return WARNING
     return LIVE
 
@@ -96,11 +105,14 @@ def alert_state_word(alert: Alert) -> str:
     return "firing"
 
 
-def why(state: CameraState) -> str:
-    """The short reason a camera is not simply live: firing conditions or the failure."""
-    active = state.active_conditions()
-    if active:
-        return ", ".join(c.kind.replace("_", " ") for c in active)
+def why(state: CameraState, alerts: RuleAlerts = ()) -> str:
+    """The short reason a camera is not simply live: firing conditions and open
+    stream-rule alerts, or the failure."""
+    kinds = [c.kind for c in state.active_conditions()]
+    if state.status is Status.LIVE:  # a failed camera's reason says more than its old alerts
+        kinds += [r for r, sev in alerts if sev is not Severity.OK and r not in kinds]
+    if kinds:
+        return ", ".join(k.replace("_", " ") for k in kinds)
     if state.status is not Status.LIVE and state.reason:
         return redact_text(state.reason)
     return ""

@@ -11,7 +11,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from camwatch.alerts.model import Alert, AlertEvent, AlertState
-from camwatch.state import CameraState, StatusChanged
+from camwatch.alerts.rules import STATS_RULES
+from camwatch.state import CameraState, Severity, StatusChanged
 
 from . import format as fmt
 
@@ -39,17 +40,43 @@ class FleetModel:
         self._events_len = events
         self._history_len = history
         self._looks: dict[str, tuple[CameraState, fmt.Look]] = {}
+        # Per camera, (rule, severity) of its open stream-rule alerts, sorted.
+        self.rule_alerts: dict[str, tuple[tuple[str, Severity], ...]] = {}
         self.version = 0
 
     def look(self, state: CameraState) -> fmt.Look:
-        """fmt.look(state), kept per camera until its state changes: sorting, filtering
-        and counting 1000 cameras on every key press asks for it thousands of times."""
+        """fmt.look of the state and the camera's open stream-rule alerts, kept per camera
+        until either changes: sorting, filtering and counting 1000 cameras on every key
+        press asks for it thousands of times."""
         hit = self._looks.get(state.name)
         if hit is not None and hit[0] is state:
             return hit[1]
-        look = fmt.look(state)
+        look = fmt.look(state, self.rule_alerts.get(state.name, ()))
         self._looks[state.name] = (state, look)
         return look
+
+    def why(self, state: CameraState) -> str:
+        return fmt.why(state, self.rule_alerts.get(state.name, ()))
+
+    def note_alerts(self, alerts: Iterable[Alert]) -> set[str]:
+        """Take the open alerts of the statistics rules (packet_loss, jitter, low_fps...),
+        which no condition of the state shows; returns the cameras whose set changed."""
+        fresh: dict[str, list[tuple[str, Severity]]] = {}
+        for a in alerts:
+            if a.rule in STATS_RULES and a.state is not AlertState.RESOLVED:
+                fresh.setdefault(a.camera, []).append((a.rule, a.severity))
+        now = {camera: tuple(sorted(pairs)) for camera, pairs in fresh.items()}
+        changed = {
+            camera
+            for camera in now.keys() | self.rule_alerts.keys()
+            if now.get(camera) != self.rule_alerts.get(camera)
+        }
+        for camera in changed:
+            self._looks.pop(camera, None)
+        if changed:
+            self.rule_alerts = now
+            self.version += 1
+        return changed
 
     def apply(self, states: Iterable[CameraState]) -> set[str]:
         """Take new states (latest wins); returns the names whose state changed."""
@@ -149,6 +176,10 @@ class AlertBook:
             self._alerts.values(),
             key=lambda a: (_STATE_ORDER[a.state], fmt.severity_look(a.severity).rank, -a.raised),
         )
+
+    def values(self) -> list[Alert]:
+        """Every alert kept, in no particular order."""
+        return list(self._alerts.values())
 
     def for_camera(self, camera: str) -> list[Alert]:
         return [a for a in self.ordered() if a.camera == camera]

@@ -125,6 +125,7 @@ def camera(
             bitrate_bps=bitrate if live else 0.0,
             loss_ratio=loss,
             jitter_ms=3.0,
+            frame_jitter_ms=4.0,
             gop_s=2.0,
         ),
         conditions=checks,

@@ -13,7 +13,8 @@ Metrics (labels camera, site unless noted):
     camwatch_camera_fps                   frames per second
     camwatch_camera_bitrate_bps           bits per second
     camwatch_camera_packet_loss_ratio     0..1
-    camwatch_camera_jitter_seconds        RFC 3550 interarrival jitter
+    camwatch_camera_jitter_seconds        RFC 3550 interarrival jitter (per packet)
+    camwatch_camera_frame_jitter_seconds  interarrival jitter of frames (the jitter rule's)
     camwatch_camera_motion_level          0..1 (analysis' percent / 100; absent until known)
     camwatch_camera_reconnects_total      reconnections since start
     camwatch_camera_status{status}        1 for the current status (state set)
@@ -98,6 +99,11 @@ class CamwatchCollector(Collector):
             "jitter": GaugeMetricFamily(
                 "camwatch_camera_jitter_seconds", "RTP interarrival jitter", labels=_LABELS
             ),
+            "frame_jitter": GaugeMetricFamily(
+                "camwatch_camera_frame_jitter_seconds",
+                "Interarrival jitter of frames",
+                labels=_LABELS,
+            ),
             "motion": GaugeMetricFamily(
                 "camwatch_camera_motion_level", "Motion level 0..1", labels=_LABELS
             ),
@@ -118,6 +124,7 @@ class CamwatchCollector(Collector):
             gauges["bitrate"].add_metric(labels, st.stats.bitrate_bps if live else 0.0)
             gauges["loss"].add_metric(labels, st.stats.loss_ratio)
             gauges["jitter"].add_metric(labels, st.stats.jitter_ms / 1000.0)
+            gauges["frame_jitter"].add_metric(labels, st.stats.frame_jitter_ms / 1000.0)
             motion = _motion(st)
             if motion is not None:
                 gauges["motion"].add_metric(labels, float(motion))

@@ -13,22 +13,30 @@ Rules (built-in defaults; all overridable):
     auth_failed   critical  10 s         20 s         -
     not_found     critical  10 s         20 s         -
     unsupported   warning   10 s         20 s         -
-    packet_loss   warning   30 s         60 s         0.02   (loss ratio above)
-    jitter        warning   30 s         60 s         50     (jitter ms above)
-    low_fps       warning   30 s         60 s         0.5    (x learned fps; `min_fps`: floor)
-    bitrate_drop  warning   30 s         60 s         0.2    (fraction of the learned bitrate)
-    long_gop      warning   30 s         60 s         10     (keyframe interval s above)
-    clock_drift   warning   30 s         60 s         500    (|ppm| above)
-    covered       critical  30 s         60 s         -      (image: the analyzer sets `active`)
+    packet_loss   warning   20 s         40 s         0.02   (loss ratio above)
+    jitter        warning   20 s         40 s         30     (frame jitter ms above)
+    low_fps       warning   20 s         40 s         0.5    (x learned fps; `min_fps`: floor)
+    bitrate_drop  warning   20 s         40 s         0.2    (fraction of the learned bitrate)
+    long_gop      warning   20 s         40 s         10     (keyframe interval s above)
+    clock_drift   warning   20 s         40 s         500    (|ppm| above)
+    covered       critical  20 s         40 s         -      (image: the analyzer sets `active`)
     black, low_light, overexposed, low_contrast, color_cast, noise, defocus, frozen, moved:
-                  warning   30 s         60 s         -
+                  warning   20 s         40 s         -
 
 Why these delays: a 10 s raise delay swallows the reconnect blips every RTSP
 camera has, while still paging well under a minute after a real outage; the
 clear delay is twice the raise delay so a camera that comes back for a moment
-does not resolve and re-raise. Statistics and image rules wait 30 s, longer
+does not resolve and re-raise. Statistics and image rules wait 20 s: longer
 than the stream states, so a camera that goes offline raises `offline` before
-its fps or frozen rules could fire as consequences.
+its fps or frozen rules could fire as consequences (and they are frozen while
+the camera is not live anyway), and long enough to outlast what is transient
+(a light step re-baselines in a few samples, a loss burst leaves the 5 s
+statistics window), while a spray or a cover is paged within half a minute
+(the analyzers see it in 0.3-6 s, bench/EVAL_RESULTS.md).
+
+Jitter is the per-frame interarrival jitter (`StreamStats.frame_jitter_ms`,
+see camwatch.stats): the RFC 3550 per-packet figure dilutes frame delays by
+the number of packets per frame.
 
 Status rules hold while the camera is `connecting` (a camera reconnecting
 after an outage is still down). While a camera is not live (or live for less
@@ -110,7 +118,9 @@ ALL_RULES: tuple[str, ...] = STATUS_RULES + STATS_RULES + IMAGE_RULES
 # Condition kinds that are measurements, not faults: never alerted on.
 NON_ALERT_KINDS = frozenset({"motion"})
 
-SETTLE_S = 10.0  # statistics need this long after going live to mean anything
+# Statistics need this long after going live to mean anything: the 5 s window
+# (camwatch.stats) must hold no part of the outage, plus a publish interval.
+SETTLE_S = 6.0
 LEARN_S = 60.0  # learned fps/bitrate judge only after this much learning
 _TAU_UP_S = 30.0
 _TAU_DOWN_S = 600.0
@@ -165,20 +175,26 @@ def _default_specs() -> dict[str, RuleSpec]:
     specs["unsupported"] = replace(specs["unsupported"], severity=warn)
     thresholds = {
         "packet_loss": 0.02,
-        "jitter": 50.0,
+        "jitter": 30.0,
         "low_fps": 0.5,
         "bitrate_drop": 0.2,
         "long_gop": 10.0,
         "clock_drift": 500.0,
     }
     for rule, thr in thresholds.items():
-        specs[rule] = RuleSpec(rule, warn, 30.0, 60.0, thr)
+        specs[rule] = RuleSpec(rule, warn, 20.0, 40.0, thr)
     for rule in IMAGE_RULES:
-        specs[rule] = RuleSpec(rule, crit if rule == "covered" else warn, 30.0, 60.0)
+        specs[rule] = RuleSpec(rule, crit if rule == "covered" else warn, 20.0, 40.0)
     return specs
 
 
 DEFAULT_SPECS: Mapping[str, RuleSpec] = _default_specs()
+# The keys of a camera's `thresholds` table the rules read (resolve_specs): each
+# thresholded rule's threshold, and low_fps's absolute floor.
+RULE_THRESHOLD_KEYS: tuple[str, ...] = (
+    *(rule for rule, spec in DEFAULT_SPECS.items() if spec.threshold is not None),
+    "min_fps",
+)
 
 _SPEC_KEYS = {"severity", "raise_after", "clear_after", "threshold", "min_fps", "enabled"}
 _SCOPES = ("sites", "tags", "cameras")
@@ -513,7 +529,8 @@ class RuleEngine:
             f"packet loss {_pct(st.loss_ratio)} above {_pct(thr)}",
         )
         jthr = specs["jitter"].threshold or 0.0
-        above("jitter", st.jitter_ms, f"jitter {st.jitter_ms:.0f} ms above {jthr:.0f} ms")
+        fj = st.frame_jitter_ms
+        above("jitter", fj, f"frame jitter {fj:.0f} ms above {jthr:.0f} ms")
         if st.gop_s is not None:
             gthr = specs["long_gop"].threshold or 0.0
             above("long_gop", st.gop_s, f"keyframe interval {st.gop_s:.1f} s above {gthr:.1f} s")

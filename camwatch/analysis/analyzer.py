@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -50,7 +50,9 @@ _HARMLESS = frozenset({"color_cast"})
 class AnalysisResult:
     conditions: tuple[Condition, ...]  # one per kind in KINDS order
     motion_level: float  # 0-100: % of watched pixels changed
-    motion_grid: np.ndarray  # bool (9, 16), row-major from the top-left
+    # bool (9, 16), row-major from the top-left. Left out of ==: comparing an
+    # array is elementwise, and two states (which hold a result) must compare.
+    motion_grid: np.ndarray = field(compare=False)
     sharpness: float  # focus score (scene-dependent; 0 for a flat image)
     sharpness_pct: float | None  # smoothed score as % of the baseline's
     noise_sigma: float  # luma levels

@@ -46,6 +46,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--socket-group", metavar="GROUP", help="group allowed to attach (socket mode 0660)"
     )
     p.add_argument("--workers", type=int, help="decode threads (default: up to 4)")
+    p.add_argument(
+        "--shards",
+        type=int,
+        help="processes that run the cameras (default: 1 under 300 cameras, else one per core)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -56,6 +61,9 @@ def run(args: argparse.Namespace) -> int:
 
     if args.workers is not None and not 1 <= args.workers <= 64:
         print("camwatch daemon: --workers must be between 1 and 64", file=sys.stderr)
+        return EXIT_USAGE
+    if args.shards is not None and not 1 <= args.shards <= 64:
+        print("camwatch daemon: --shards must be between 1 and 64", file=sys.stderr)
         return EXIT_USAGE
     try:
         inventory = load_inventory(args.config)
@@ -75,5 +83,6 @@ def run(args: argparse.Namespace) -> int:
         serve_socket=not args.no_socket,
         socket_group=args.socket_group,
         workers=args.workers,
+        shards=args.shards,
     )
     return asyncio.run(run_daemon(inventory, options))

@@ -22,6 +22,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--theme", default="camwatch-dark", help="TUI theme")
     p.add_argument("--colors", default="auto", help="truecolor|256|16|mono|auto")
     p.add_argument("--no-mouse", action="store_true", help="keyboard only")
+    p.add_argument(
+        "--shards",
+        type=int,
+        help="processes that run the cameras (default: 1 under 300 cameras, else one per core)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -29,6 +34,9 @@ def run(args: argparse.Namespace) -> int:
 
     if not 1 <= args.cameras <= 1000:
         print("camwatch demo: --cameras must be between 1 and 1000", file=sys.stderr)
+        return 3
+    if args.shards is not None and not 1 <= args.shards <= 64:
+        print("camwatch demo: --shards must be between 1 and 64", file=sys.stderr)
         return 3
     headless = args.headless or not (sys.stdin.isatty() and sys.stdout.isatty())
     print(
@@ -48,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
 async def _main(demo: DemoRun, args: argparse.Namespace, headless: bool) -> int:
     from ..core import Core, CoreOptions
 
-    core = Core(demo.inventory(), CoreOptions(notify=False))
+    core = Core(demo.inventory(), CoreOptions(notify=False, shards=args.shards))
     await core.start()
     try:
         if headless:

@@ -94,7 +94,7 @@ class H264Depacketizer(Depacketizer):
             self._add(payload[off : off + size])
             off += size
 
-    def _starts_picture(self, payload: bytes) -> bool:
+    def starts_picture(self, payload: bytes) -> bool:
         kind = payload[0] & 0x1F
         n = len(payload)
         if kind == FU_A:

@@ -118,7 +118,7 @@ class H265Depacketizer(Depacketizer):
             self._add(payload[off : off + size])
             off += size
 
-    def _starts_picture(self, payload: bytes) -> bool:
+    def starts_picture(self, payload: bytes) -> bool:
         n = len(payload)
         if n < 3:
             return False

@@ -206,7 +206,9 @@ class Depacketizer:
     def _payload(self, payload: bytes) -> None:
         raise NotImplementedError
 
-    def _starts_picture(self, payload: bytes) -> bool:
+    def starts_picture(self, payload: bytes) -> bool:
+        """True when this RTP payload begins a picture: after a gap, assembly
+        resumes there (the frame skimmer applies the same test)."""
         raise NotImplementedError
 
     # -- public ------------------------------------------------------------
@@ -300,7 +302,7 @@ class Depacketizer:
         self._ts = ts
         if self._after_gap:
             self._after_gap = False
-            if not payload or not self._starts_picture(payload):
+            if not payload or not self.starts_picture(payload):
                 self._damaged = True
 
     def _can_end(self) -> bool:

@@ -13,6 +13,8 @@ single NAL unit packets.
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from .nal import split_annexb
 
@@ -45,94 +47,99 @@ def h265_nal_type(nal: bytes) -> int:
     return (nal[0] >> 1) & 0x3F
 
 
+@dataclass(frozen=True, slots=True)
+class _Codec:
+    """What differs between RFC 6184 and RFC 7798 packetization: the NAL header layout."""
+
+    name: str
+    header_size: int  # NAL unit header bytes: 1 (H.264), 2 (H.265)
+    nal_type: Callable[[bytes], int]
+    parameter_sets: frozenset[int]  # the small units worth aggregating
+    aggregate_header: Callable[[list[bytes]], bytes]  # STAP-A / AP header of these units
+    fu_prefix: Callable[[bytes], bytes]  # FU indicator / FU payload header, before FU header
+
+
+def _stap_a_header(nals: list[bytes]) -> bytes:
+    return bytes((max(nal[0] & 0x60 for nal in nals) | _H264_STAP_A,))
+
+
+def _ap_header(nals: list[bytes]) -> bytes:
+    # The AP header carries F as the OR, and LayerId / TID as the lowest of its units.
+    forbidden = max(nal[0] & 0x80 for nal in nals)
+    layer = min(((nal[0] & 0x01) << 5) | (nal[1] >> 3) for nal in nals)
+    tid = min(nal[1] & 0x07 for nal in nals)
+    return bytes((forbidden | (_H265_AP << 1) | (layer >> 5), ((layer & 0x1F) << 3) | tid))
+
+
+_H264 = _Codec(
+    name="H.264",
+    header_size=1,
+    nal_type=h264_nal_type,
+    parameter_sets=frozenset((7, 8)),  # SPS, PPS
+    aggregate_header=_stap_a_header,
+    fu_prefix=lambda nal: bytes(((nal[0] & 0xE0) | _H264_FU_A,)),
+)
+_H265 = _Codec(
+    name="H.265",
+    header_size=2,
+    nal_type=h265_nal_type,
+    parameter_sets=frozenset((32, 33, 34)),  # VPS, SPS, PPS
+    aggregate_header=_ap_header,
+    fu_prefix=lambda nal: bytes(((nal[0] & 0x81) | (_H265_FU << 1), nal[1])),
+)
+
+
 def packetize_h264(
     nals: list[bytes], mtu: int = DEFAULT_MTU, aggregate: bool = True
 ) -> list[bytes]:
     """RTP payloads (packetization-mode=1) for the NAL units of one access unit."""
-    limit = _payload_limit(mtu)
-    payloads: list[bytes] = []
-    pending: list[bytes] = []  # small NAL units waiting for a STAP-A
-    for nal in nals:
-        if aggregate and h264_nal_type(nal) in (7, 8) and _stap_size([*pending, nal], 1) <= limit:
-            pending.append(nal)
-            continue
-        payloads.extend(_flush_h264_stap(pending))
-        pending = []
-        if len(nal) <= limit:
-            payloads.append(nal)
-        else:
-            payloads.extend(_fu_a(nal, limit))
-    payloads.extend(_flush_h264_stap(pending))
-    return payloads
-
-
-def _flush_h264_stap(pending: list[bytes]) -> list[bytes]:
-    if not pending:
-        return []
-    if len(pending) == 1:
-        return [pending[0]]
-    nri = max(nal[0] & 0x60 for nal in pending)
-    body = b"".join(struct.pack("!H", len(nal)) + nal for nal in pending)
-    return [bytes([nri | _H264_STAP_A]) + body]
-
-
-def _fu_a(nal: bytes, limit: int) -> list[bytes]:
-    indicator = (nal[0] & 0xE0) | _H264_FU_A
-    nal_type = nal[0] & 0x1F
-    chunks = _chunks(nal[1:], limit - 2)
-    out: list[bytes] = []
-    for i, chunk in enumerate(chunks):
-        fu_header = nal_type
-        if i == 0:
-            fu_header |= 0x80
-        if i == len(chunks) - 1:
-            fu_header |= 0x40
-        out.append(bytes((indicator, fu_header)) + chunk)
-    return out
+    return _packetize(_H264, nals, mtu, aggregate)
 
 
 def packetize_h265(
     nals: list[bytes], mtu: int = DEFAULT_MTU, aggregate: bool = True
 ) -> list[bytes]:
     """RTP payloads (no DONL) for the NAL units of one H.265 access unit."""
+    return _packetize(_H265, nals, mtu, aggregate)
+
+
+def _packetize(codec: _Codec, nals: list[bytes], mtu: int, aggregate: bool) -> list[bytes]:
     limit = _payload_limit(mtu)
     payloads: list[bytes] = []
-    pending: list[bytes] = []
+    pending: list[bytes] = []  # small parameter sets waiting for a STAP-A / AP
     for nal in nals:
-        if len(nal) < 2:
-            raise PacketizeError("H.265 NAL unit shorter than its 2-byte header")
-        small_param = h265_nal_type(nal) in (32, 33, 34)
-        if aggregate and small_param and _stap_size([*pending, nal], 2) <= limit:
+        if len(nal) < codec.header_size:
+            raise PacketizeError(
+                f"{codec.name} NAL unit shorter than its {codec.header_size}-byte header"
+            )
+        small_param = codec.nal_type(nal) in codec.parameter_sets
+        if aggregate and small_param and _stap_size([*pending, nal], codec.header_size) <= limit:
             pending.append(nal)
             continue
-        payloads.extend(_flush_h265_ap(pending))
+        payloads.extend(_flush_aggregate(codec, pending))
         pending = []
         if len(nal) <= limit:
             payloads.append(nal)
         else:
-            payloads.extend(_h265_fu(nal, limit))
-    payloads.extend(_flush_h265_ap(pending))
+            payloads.extend(_fragment(codec, nal, limit))
+    payloads.extend(_flush_aggregate(codec, pending))
     return payloads
 
 
-def _flush_h265_ap(pending: list[bytes]) -> list[bytes]:
+def _flush_aggregate(codec: _Codec, pending: list[bytes]) -> list[bytes]:
     if not pending:
         return []
     if len(pending) == 1:
         return [pending[0]]
-    # The AP header carries F as the OR, and LayerId / TID as the lowest of its units.
-    forbidden = max(nal[0] & 0x80 for nal in pending)
-    layer = min(((nal[0] & 0x01) << 5) | (nal[1] >> 3) for nal in pending)
-    tid = min(nal[1] & 0x07 for nal in pending)
-    header = bytes((forbidden | (_H265_AP << 1) | (layer >> 5), ((layer & 0x1F) << 3) | tid))
     body = b"".join(struct.pack("!H", len(nal)) + nal for nal in pending)
-    return [header + body]
+    return [codec.aggregate_header(pending) + body]
 
 
-def _h265_fu(nal: bytes, limit: int) -> list[bytes]:
-    nal_type = h265_nal_type(nal)
-    header = bytes(((nal[0] & 0x81) | (_H265_FU << 1), nal[1]))
-    chunks = _chunks(nal[2:], limit - 3)
+def _fragment(codec: _Codec, nal: bytes, limit: int) -> list[bytes]:
+    """FU-A / FU packets: the NAL header is replaced by the prefix and a one-byte FU header."""
+    prefix = codec.fu_prefix(nal)
+    nal_type = codec.nal_type(nal)
+    chunks = _chunks(nal[codec.header_size :], limit - len(prefix) - 1)
     out: list[bytes] = []
     for i, chunk in enumerate(chunks):
         fu_header = nal_type
@@ -140,7 +147,7 @@ def _h265_fu(nal: bytes, limit: int) -> list[bytes]:
             fu_header |= 0x80
         if i == len(chunks) - 1:
             fu_header |= 0x40
-        out.append(header + bytes((fu_header,)) + chunk)
+        out.append(prefix + bytes((fu_header,)) + chunk)
     return out
 
 

@@ -97,7 +97,9 @@ class Sink:
         self.octets_sent += sum(len(item[2]) for item in items)
         if not items:
             return
-        if self.jitter > 0:
+        # Frames still held back when a jitter fault ends go first: sending the
+        # next frame at once would overtake them (reordering is not this fault).
+        if self.jitter > 0 or self._holding():
             self._send_later(timestamp, items)
         else:
             self.write_frame(timestamp, items)
@@ -106,10 +108,12 @@ class Sink:
         self.packets_dropped += count
         self.seq = (self.seq + count) & 0xFFFF
 
+    def _holding(self) -> bool:
+        """True while some delayed frame is still waiting to be sent."""
+        return bool(self._timers)
+
     def _send_later(self, timestamp: int, items: list[tuple[int, int, bytes]]) -> None:
         loop = asyncio.get_running_loop()
-        while self._timers and self._timers[0].when() <= loop.time():
-            self._timers.popleft()
         if len(self._timers) >= _MAX_JITTER_TIMERS:
             self.packets_dropped += len(items)
             return
@@ -120,6 +124,9 @@ class Sink:
         self._timers.append(loop.call_at(at, self._send_now, timestamp, items))
 
     def _send_now(self, timestamp: int, items: list[tuple[int, int, bytes]]) -> None:
+        # Due times strictly increase, so the timer firing is the oldest one held.
+        if self._timers:
+            self._timers.popleft()
         if not self.closed():
             self.write_frame(timestamp, items)
 
@@ -235,7 +242,11 @@ class UdpSink(Sink):
 class SimCamera:
     """Run-time state of one camera; faults are applied by the server's scheduler."""
 
-    def __init__(self, spec: CameraSpec, base: LoopSpec, cache: LoopCache, seed: int) -> None:
+    def __init__(
+        self, spec: CameraSpec, base: LoopSpec, cache: LoopCache, seed: int, phase: int = 0
+    ) -> None:
+        """phase: frames until the first keyframe (0..gop_frames-1), so that a fleet
+        started together does not send every keyframe in the same tick."""
         self.spec = spec
         self.name = spec.name
         self.rng = random.Random(seed)
@@ -245,7 +256,8 @@ class SimCamera:
         self.base = base
         self.cache = cache
         self.loop: EncodedLoop | None = None
-        self.pos = 0
+        self.phase = phase % base.gop_frames
+        self.pos = -self.phase % base.frames  # the loop starts `phase` frames before a keyframe
         self.divisor = 1
         self.wanted = base
         self.last_tick = 0

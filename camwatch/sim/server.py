@@ -156,9 +156,15 @@ class SimServer:
         for index, spec in enumerate(self.scenario.cameras):
             if seed is None:
                 rng_seed = int.from_bytes(os.urandom(8), "big")
-            else:  # reproducible SSRCs, sequence numbers and losses for a given seed
+                phase_seed = int.from_bytes(os.urandom(8), "big")
+            else:  # reproducible SSRCs, sequence numbers, losses and GOP phases for a given seed
                 rng_seed = zlib.crc32(f"{seed}:{index}:{spec.name}".encode())
-            self.cameras[spec.name] = SimCamera(spec, self._base_spec(spec), self._cache, rng_seed)
+                phase_seed = zlib.crc32(f"{seed}:gop-phase:{spec.name}".encode())
+            base = self._base_spec(spec)
+            # Real fleets spread their keyframes over the GOP; a sim whose cameras all
+            # start at frame 0 would send every keyframe in the same tick.
+            phase = phase_seed % base.gop_frames
+            self.cameras[spec.name] = SimCamera(spec, base, self._cache, rng_seed, phase)
 
     def _base_spec(self, spec: CameraSpec) -> LoopSpec:
         """The camera's healthy loop in its usual light (events change the light)."""

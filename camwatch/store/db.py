@@ -660,6 +660,31 @@ class Store:
         except sqlite3.Error as exc:
             raise StoreError(f"history database {self.path}: {exc}") from exc
 
+    async def _select(
+        self,
+        columns: str,
+        table: str,
+        *conds: tuple[str, Any],
+        order: str | None = None,
+        limit: int | None = None,
+    ) -> list[Any]:
+        """SELECT columns FROM table [WHERE conditions] [ORDER BY order] [LIMIT limit].
+
+        A condition is (sql, value): left out when value is None, else ANDed in, binding
+        value where sql has a `?` (`("maintenance = 1", flag or None)` is a switch).
+        """
+        where = [sql for sql, value in conds if value is not None]
+        params = [value for sql, value in conds if value is not None and "?" in sql]
+        sql = f"SELECT {columns} FROM {table}"
+        if where:
+            sql += f" WHERE {' AND '.join(where)}"
+        if order:
+            sql += f" ORDER BY {order}"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        return await self._fetch(sql, params)
+
     async def alerts(
         self,
         *,
@@ -670,15 +695,17 @@ class Store:
         limit: int = 1000,
     ) -> list[Alert]:
         """Alerts raised in [since, until), newest first (open_only: not yet resolved)."""
-        where, params = _where(
+        rows = await self._select(
+            _ALERT_COLUMNS,
+            "alerts",
             ("raised >= ?", since),
             ("raised < ?", until),
             ("camera = ?", camera),
+            ("state != 'resolved'", open_only or None),
+            order="raised DESC",
+            limit=limit,
         )
-        if open_only:
-            where.append("state != 'resolved'")
-        sql = f"SELECT {_ALERT_COLUMNS} FROM alerts{_sql_where(where)} ORDER BY raised DESC LIMIT ?"
-        return [_alert_from(r) for r in await self._fetch(sql, (*params, limit))]
+        return [_alert_from(r) for r in rows]
 
     async def open_alerts(self) -> list[Alert]:
         return await self.alerts(open_only=True, limit=1_000_000)
@@ -686,61 +713,74 @@ class Store:
     async def acknowledgements(
         self, *, alert_id: str | None = None, since: float | None = None, limit: int = 1000
     ) -> list[AckRecord]:
-        where, params = _where(("alert_id = ?", alert_id), ("at >= ?", since))
-        sql = (
-            "SELECT alert_id, camera, rule, user, at, comment FROM acknowledgements"
-            f"{_sql_where(where)} ORDER BY at DESC LIMIT ?"
+        rows = await self._select(
+            "alert_id, camera, rule, user, at, comment",
+            "acknowledgements",
+            ("alert_id = ?", alert_id),
+            ("at >= ?", since),
+            order="at DESC",
+            limit=limit,
         )
-        return [AckRecord(*r) for r in await self._fetch(sql, (*params, limit))]
+        return [AckRecord(*r) for r in rows]
 
     async def silences(
         self, *, active_at: float | None = None, maintenance_only: bool = False
     ) -> list[Silence]:
         """Silences (active at a time, or all kept); removed ones end at their removal."""
-        where, params = _where(("start <= ?", active_at), ("end > ?", active_at))
-        if maintenance_only:
-            where.append("maintenance = 1")
-        sql = f"SELECT {_SILENCE_COLUMNS} FROM silences{_sql_where(where)} ORDER BY start"
-        return [_silence_from(r) for r in await self._fetch(sql, params)]
+        rows = await self._select(
+            _SILENCE_COLUMNS,
+            "silences",
+            ("start <= ?", active_at),
+            ("end > ?", active_at),
+            ("maintenance = 1", maintenance_only or None),
+            order="start",
+        )
+        return [_silence_from(r) for r in rows]
 
     async def audit_log(
         self, *, since: float | None = None, action: str | None = None, limit: int = 500
     ) -> list[AuditEntry]:
-        where, params = _where(("at >= ?", since), ("action = ?", action))
-        sql = (
-            "SELECT id, at, user, action, target, detail FROM audit"
-            f"{_sql_where(where)} ORDER BY at DESC, id DESC LIMIT ?"
+        rows = await self._select(
+            "id, at, user, action, target, detail",
+            "audit",
+            ("at >= ?", since),
+            ("action = ?", action),
+            order="at DESC, id DESC",
+            limit=limit,
         )
-        return [AuditEntry(*r) for r in await self._fetch(sql, (*params, limit))]
+        return [AuditEntry(*r) for r in rows]
 
     async def health(
         self, camera: str | None = None, since: float | None = None, until: float | None = None
     ) -> list[HealthMinute]:
-        where, params = _where(
-            ("camera = ?", camera), ("minute >= ?", since), ("minute < ?", until)
+        rows = await self._select(
+            "camera, minute, observed_s, live_s, status, samples, fps, bitrate_bps,"
+            " loss_ratio, jitter_ms, motion, sharpness, reconnects",
+            "health_minute",
+            ("camera = ?", camera),
+            ("minute >= ?", since),
+            ("minute < ?", until),
+            order="camera, minute",
         )
-        sql = (
-            "SELECT camera, minute, observed_s, live_s, status, samples, fps, bitrate_bps,"
-            " loss_ratio, jitter_ms, motion, sharpness, reconnects FROM health_minute"
-            f"{_sql_where(where)} ORDER BY camera, minute"
-        )
-        return [HealthMinute(*r) for r in await self._fetch(sql, params)]
+        return [HealthMinute(*r) for r in rows]
 
     async def intervals(
         self, since: float, until: float, camera: str | None = None
     ) -> list[StatusInterval]:
         """Status intervals overlapping [since, until), by camera then start."""
-        where, params = _where(("camera = ?", camera))
-        where += ["start < ?", "(end IS NULL OR end > ?)"]
-        sql = (
-            "SELECT camera, status, reason, start, end FROM state_changes"
-            f"{_sql_where(where)} ORDER BY camera, start, id"
+        rows = await self._select(
+            "camera, status, reason, start, end",
+            "state_changes",
+            ("camera = ?", camera),
+            ("start < ?", until),
+            ("(end IS NULL OR end > ?)", since),
+            order="camera, start, id",
         )
-        return [StatusInterval(*r) for r in await self._fetch(sql, (*params, until, since))]
+        return [StatusInterval(*r) for r in rows]
 
     async def cameras(self) -> list[CameraRecord]:
-        rows = await self._fetch(
-            "SELECT name, site, tags, url, first_seen, last_seen FROM cameras ORDER BY name"
+        rows = await self._select(
+            "name, site, tags, url, first_seen, last_seen", "cameras", order="name"
         )
         return [
             CameraRecord(r[0], r[1], tuple(t for t in r[2].split(",") if t), r[3], r[4], r[5])
@@ -748,7 +788,7 @@ class Store:
         ]
 
     async def load_baseline(self, camera: str) -> bytes | None:
-        rows = await self._fetch("SELECT data FROM baselines WHERE camera = ?", (camera,))
+        rows = await self._select("data", "baselines", ("camera = ?", camera))
         return bytes(rows[0][0]) if rows else None
 
     async def integrity_check(self) -> str:
@@ -770,16 +810,6 @@ def _silence_detail(s: Silence) -> str:
     span = f"{time.strftime('%Y-%m-%d %H:%M', time.localtime(s.start))} to "
     span += time.strftime("%Y-%m-%d %H:%M", time.localtime(s.end))
     return f"{span}: {s.reason}" if s.reason else span
-
-
-def _where(*conds: tuple[str, Any]) -> tuple[list[str], list[Any]]:
-    where = [sql for sql, value in conds if value is not None]
-    params = [value for _, value in conds if value is not None]
-    return where, params
-
-
-def _sql_where(where: list[str]) -> str:
-    return f" WHERE {' AND '.join(where)}" if where else ""
 
 
 def _group(batch: Iterable[_Write]) -> list[tuple[str, list[tuple[Any, ...]]]]:

@@ -6,21 +6,26 @@ from typing import ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal
 from textual.content import Content
-from textual.widgets import Input, Static
 
 from camwatch.alerts.model import Alert, AlertState
 from camwatch.redact import redact_text
 from camwatch.state import Severity
 
 from .. import format as fmt
+from ..alertactions import (
+    ACK_BINDING,
+    FILTER_BINDING,
+    SILENCE_BINDING,
+    TOPBAR_CSS,
+    FilteredScreen,
+    ask_ack,
+    ask_silence,
+)
 from ..columns import Col
-from ..query import ALERT_FIELDS, Query, QueryError, match_alert, parse_query
+from ..query import ALERT_FIELDS, match_alert
 from ..widgets.keybar import KeyBar
 from ..widgets.status_table import RowCells, StatusTable
-from .base import DataScreen
-from .dialogs import AckDialog, SilenceDialog, SilenceRequest
 
 COLUMNS = (
     Col("sev", "Severity", 10, 0),
@@ -51,38 +56,27 @@ def alert_row(alert: Alert, now: float) -> RowCells:
     }
 
 
-class AlertsScreen(DataScreen):
-    DEFAULT_CSS = """
-    AlertsScreen #topbar { height: 1; background: $panel; padding: 0 1; }
-    AlertsScreen #counts { width: 1fr; }
-    AlertsScreen #view { width: auto; color: $text-muted; margin-left: 2; }
-    AlertsScreen #filter { width: 2fr; max-width: 60; display: none; background: $surface; }
-    AlertsScreen #filter.-shown { display: block; }
-    """
+class AlertsScreen(FilteredScreen):
+    DEFAULT_CSS = TOPBAR_CSS.format(name="AlertsScreen")
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("a", "ack", "Ack"),
-        Binding("s", "silence", "Silence"),
+        ACK_BINDING,
+        SILENCE_BINDING,
         Binding("f", "severity", "Severity"),
         Binding("h", "history", "History"),
-        Binding("slash", "filter", "Filter"),
+        FILTER_BINDING,
         Binding("escape", "back", "Back", show=False),
     ]
+    FILTER_FIELDS = ALERT_FIELDS
 
     def __init__(self) -> None:
         super().__init__()
-        self.query_text = Query()
         self.severity: Severity | None = None
         self.history = False
         self.history_loading = False
         self._alerts: dict[str, Alert] = {}
 
     def compose(self) -> ComposeResult:
-        with Horizontal(id="topbar"):  # the filter box here: showing it leaves the table be
-            yield Static(id="counts", markup=False)
-            yield Input(
-                id="filter", compact=True, placeholder="filter: words, sev:…, site:…, rule:…"
-            )
-            yield Static(id="view", markup=False)
+        yield self.top_bar("filter: words, sev:…, site:…, rule:…")
         yield StatusTable(COLUMNS, id="feed")
         yield KeyBar()
 
@@ -137,7 +131,7 @@ class AlertsScreen(DataScreen):
         if critical:
             parts += [" · ", (f"{critical} critical", "$text-error")]
         parts += [" · ", (f"{acked} acknowledged", "$text-muted")]
-        self.query_one("#counts", Static).update(Content.assemble(*parts))
+        self._set_text("#counts", Content.assemble(*parts))
         bits = ["history" if self.history else "live"]
         if self.history_loading:
             bits.append("loading…")
@@ -148,7 +142,7 @@ class AlertsScreen(DataScreen):
         bits.append(f"{len(self._alerts)} shown")
         if self.cw.link_notice:
             bits.insert(0, f"⚠ {self.cw.link_notice}")
-        self.query_one("#view", Static).update(" · ".join(bits))
+        self._set_text("#view", " · ".join(bits))
 
     def _changed_view(self) -> None:
         self.refresh_data(set(), True)
@@ -166,25 +160,14 @@ class AlertsScreen(DataScreen):
         if alert.state is not AlertState.FIRING:
             self.notify(f"already {fmt.alert_state_word(alert)}", severity="warning")
             return
-
-        def done(comment: str | None) -> None:
-            if comment is not None:
-                self.cw.acknowledge(alert.id, comment)
-
-        self.app.push_screen(AckDialog(alert), done)
+        ask_ack(self, alert)
 
     def action_silence(self) -> None:
         alert = self.selected()
         if alert is None:
             return
         state = self.cw.fleet.states.get(alert.camera)
-        tags = state.tags if state else ()
-
-        def done(request: SilenceRequest | None) -> None:
-            if request is not None:
-                self.cw.silence(request)
-
-        self.app.push_screen(SilenceDialog(alert.camera, alert.site, tags), done)
+        ask_silence(self, alert.camera, alert.site, state.tags if state else ())
 
     def action_severity(self) -> None:
         i = SEVERITY_FILTERS.index(self.severity)
@@ -202,36 +185,12 @@ class AlertsScreen(DataScreen):
         self.history_loading = False
         self._changed_view()
 
-    def action_filter(self) -> None:
-        box = self.query_one("#filter", Input)
-        box.add_class("-shown")
-        box.focus()
-
     def action_back(self) -> None:
-        box = self.query_one("#filter", Input)
-        if box.has_class("-shown") or self.query_text:
-            box.value = ""
-            box.remove_class("-shown")
-            self.query_text = Query()
-            self.table.focus()
+        if self.clear_filter():
+            self._focus_main()
             self._changed_view()
             return
         self.app.switch_mode("fleet")
-
-    def on_input_changed(self, event: Input.Changed) -> None:
-        try:
-            query = parse_query(event.value, ALERT_FIELDS)
-        except QueryError as exc:
-            self.query_one("#view", Static).update(Content.styled(str(exc), "$text-error"))
-            return
-        if query != self.query_text:
-            self.query_text = query
-            self._changed_view()
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        if not event.value.strip():
-            event.input.remove_class("-shown")
-        self.table.focus()
 
     def on_status_table_row_selected(self, event: StatusTable.RowSelected) -> None:
         alert = self.cw.alerts.get(event.key)

@@ -16,13 +16,14 @@ from camwatch.redact import redact_text
 from camwatch.state import CameraState, Severity, StatusChanged
 
 from .. import format as fmt
+from ..alertactions import ACK_BINDING, SILENCE_BINDING, ask_ack, ask_silence
 from ..columns import Col
 from ..widgets.keybar import KeyBar
 from ..widgets.metrics import METRICS, MetricsPanel
 from ..widgets.status_table import DetailTable, RowCells, StatusTable
 from ..widgets.thumbnail import Thumbnail
 from .base import DataScreen
-from .dialogs import AckDialog, ConfirmDialog, SilenceDialog, SilenceRequest
+from .dialogs import ConfirmDialog
 from .zoom import ZoomScreen
 
 EVENT_PREFIX = "\x00event:"  # rows of status changes under the alerts; never an alert id
@@ -104,8 +105,8 @@ class CameraScreen(DataScreen):
     """
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "Back"),
-        Binding("a", "ack", "Ack"),
-        Binding("s", "silence", "Silence"),
+        ACK_BINDING,
+        SILENCE_BINDING,
         Binding("b", "baseline", "Baseline"),
         Binding("r", "reload_image", "Image now", show=False),
         Binding("z", "zoom", "Zoom"),
@@ -194,7 +195,7 @@ class CameraScreen(DataScreen):
         self._update_alerts(now)  # ages move every tick; at most 50 rows
 
     def _update_top(self, state: CameraState, now: float) -> None:
-        look = fmt.look(state)
+        look = self.cw.fleet.look(state)
         level = {
             fmt.Level.OK: "$text-success",
             fmt.Level.WARN: "$text-warning",
@@ -228,7 +229,8 @@ class CameraScreen(DataScreen):
             bits.append(redact_text(state.reason))
         self.query_one("#info", Static).update(" · ".join(bits))
         st, dec = state.stats, state.decode
-        details = [f"jitter {st.jitter_ms:.1f} ms"]
+        # Frames' jitter first: the jitter rule judges it (RTP's: RFC 3550, per packet).
+        details = [f"jitter {st.frame_jitter_ms:.1f} ms (RTP {st.jitter_ms:.1f})"]
         if st.gop_s is not None:
             details.append(f"GOP {st.gop_s:.1f} s")
         if st.since_last_frame_s is not None:
@@ -267,22 +269,12 @@ class CameraScreen(DataScreen):
         if alert is None:
             self.notify(f"{self.camera} has no unacknowledged alert", severity="warning")
             return
-
-        def done(comment: str | None) -> None:
-            if comment is not None:
-                self.cw.acknowledge(alert.id, comment)
-
-        self.app.push_screen(AckDialog(alert), done)
+        ask_ack(self, alert)
 
     def action_silence(self) -> None:
         state = self.state
         site, tags = (state.site, state.tags) if state else ("", ())
-
-        def done(request: SilenceRequest | None) -> None:
-            if request is not None:
-                self.cw.silence(request)
-
-        self.app.push_screen(SilenceDialog(self.camera, site, tags), done)
+        ask_silence(self, self.camera, site, tags)
 
     def action_baseline(self) -> None:
         def done(yes: bool | None) -> None:

@@ -10,19 +10,17 @@ from typing import ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal
 from textual.content import Content
-from textual.widgets import Input, Static
 
 from camwatch.state import CameraState, Status
 
 from .. import format as fmt
+from ..alertactions import FILTER_BINDING, TOPBAR_CSS, FilteredScreen
 from ..columns import Col
-from ..query import CAMERA_FIELDS, Query, QueryError, match_camera, parse_query
+from ..query import CAMERA_FIELDS, match_camera
 from ..widgets.keybar import KeyBar
 from ..widgets.status_table import RowCells, StatusTable
 from ..widgets.tiles import TileGrid
-from .base import DataScreen
 
 GROUP_PREFIX = "\x00site:"  # row keys of site headers; camera names never hold NUL
 
@@ -77,8 +75,11 @@ def sort_key(column: str, st: CameraState, look: fmt.Look) -> tuple:
     return (look.rank, name)
 
 
-def camera_cells(st: CameraState, now: float, look: fmt.Look | None = None) -> RowCells:
+def camera_cells(
+    st: CameraState, now: float, look: fmt.Look | None = None, why: str | None = None
+) -> RowCells:
     look = look or fmt.look(st)
+    why = fmt.why(st) if why is None else why
     live = st.status is Status.LIVE
     stats = st.stats
     loss_level = "warn" if fmt.lossy(st) else ""
@@ -92,7 +93,7 @@ def camera_cells(st: CameraState, now: float, look: fmt.Look | None = None) -> R
         "bitrate": (fmt.bitrate(stats.bitrate_bps) if live else "-", ""),
         "loss": (fmt.percent(stats.loss_ratio) if live else "-", loss_level),
         "motion": ("-" if motion is None else f"{fmt.level_bar(motion)} {motion:.0f}", ""),
-        "why": (fmt.why(st), why_level),
+        "why": (why, why_level),
         "since": (fmt.duration(now - st.since), "muted"),
     }
 
@@ -108,17 +109,10 @@ def summary(looks: Iterable[fmt.Look]) -> list[tuple[str, int, fmt.Level]]:
     return [(w, counts[w], levels[w][1]) for w in order]
 
 
-class FleetScreen(DataScreen):
-    DEFAULT_CSS = """
-    FleetScreen #topbar { height: 1; background: $panel; padding: 0 1; }
-    FleetScreen #counts { width: 1fr; }
-    FleetScreen #view { width: auto; color: $text-muted; margin-left: 2; }
-    FleetScreen #filter { width: 2fr; max-width: 60; display: none; background: $surface; }
-    FleetScreen #filter.-shown { display: block; }
-    FleetScreen TileGrid { display: none; }
-    """
+class FleetScreen(FilteredScreen):
+    DEFAULT_CSS = TOPBAR_CSS.format(name="FleetScreen") + "FleetScreen TileGrid { display: none; }"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("slash", "filter", "Filter"),
+        FILTER_BINDING,
         Binding("s", "sort_next", "Sort"),
         Binding("S", "sort_reverse", "Reverse sort", show=False),
         Binding("z", "group", "Group by site"),
@@ -126,9 +120,10 @@ class FleetScreen(DataScreen):
         Binding("escape", "clear_filter", "Clear filter", show=False),
     ]
 
+    FILTER_FIELDS = CAMERA_FIELDS
+
     def __init__(self) -> None:
         super().__init__()
-        self.query_text = Query()
         self.sort_column = "state"
         self.reverse = False
         self.grouped = False
@@ -137,17 +132,9 @@ class FleetScreen(DataScreen):
         self._keys: list[str] = []
         self._dirty = True
         self._counted: tuple[int, list[tuple[str, int, fmt.Level]]] | None = None
-        self._shown_text: dict[str, Content | str] = {}
 
     def compose(self) -> ComposeResult:
-        # The filter box lives in the top bar: showing it re-lays out one line, not the
-        # 1000-row table under it.
-        with Horizontal(id="topbar"):
-            yield Static(id="counts", markup=False)
-            yield Input(
-                id="filter", compact=True, placeholder="filter: words, site:…, tag:…, state:…"
-            )
-            yield Static(id="view", markup=False)
+        yield self.top_bar("filter: words, site:…, tag:…, state:…")
         yield StatusTable(COLUMNS, id="fleet")
         yield TileGrid(self.cw.thumbs, id="tiles")
         yield KeyBar()
@@ -179,7 +166,7 @@ class FleetScreen(DataScreen):
         states = self.cw.fleet.states
         if self.tile_mode:
             names = [k for k in self._keys if not k.startswith(GROUP_PREFIX)]
-            self.tiles.set_cameras(names, states.get)
+            self.tiles.set_cameras(names, states.get, self.cw.fleet.look, self.cw.fleet.why)
         else:
             self.table.sync(self._keys, lambda key: self.cells(key, now), changed)
         self._update_counts(alerts_changed)
@@ -210,7 +197,8 @@ class FleetScreen(DataScreen):
         if key.startswith(GROUP_PREFIX):
             return self._group_cells(key[len(GROUP_PREFIX) :])
         st = self.cw.fleet.states[key]
-        return camera_cells(st, now, self.cw.fleet.look(st))
+        fleet = self.cw.fleet
+        return camera_cells(st, now, fleet.look(st), fleet.why(st))
 
     def _group_cells(self, site: str) -> RowCells:
         fleet = self.cw.fleet
@@ -238,12 +226,6 @@ class FleetScreen(DataScreen):
             parts.append((f"⚑ {firing} alert{'s' if firing != 1 else ''}", "$text-error bold"))
         self._set_text("#counts", Content.assemble(*parts))
         self._set_text("#view", self._view_text())
-
-    def _set_text(self, selector: str, content: Content | str) -> None:
-        # Static.update re-lays out the top bar (its width is auto): only when it changed.
-        if self._shown_text.get(selector) != content:
-            self._shown_text[selector] = content
-            self.query_one(selector, Static).update(content)
 
     def _summary(self) -> list[tuple[str, int, fmt.Level]]:
         fleet = self.cw.fleet
@@ -278,36 +260,11 @@ class FleetScreen(DataScreen):
 
     # --- actions -----------------------------------------------------------------------
 
-    def action_filter(self) -> None:
-        box = self.query_one("#filter", Input)
-        box.add_class("-shown")
-        box.focus()
-
     def action_clear_filter(self) -> None:
-        box = self.query_one("#filter", Input)
-        had_filter = bool(self.query_text) or box.has_class("-shown")
-        box.remove_class("-shown")
-        if box.value:
-            box.value = ""
-        self.query_text = Query()
+        had_filter = self.clear_filter()
         self._focus_main()
         if had_filter:
             self._changed_view()
-
-    def on_input_changed(self, event: Input.Changed) -> None:
-        try:
-            query = parse_query(event.value, CAMERA_FIELDS)
-        except QueryError as exc:
-            self._set_text("#view", Content.styled(str(exc), "$text-error"))
-            return
-        if query != self.query_text:
-            self.query_text = query
-            self._changed_view()
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        if not event.value.strip():
-            event.input.remove_class("-shown")
-        self._focus_main()
 
     def sort_by(self, column: str, reverse: bool = False) -> None:
         if column not in _COLUMN:

@@ -33,16 +33,17 @@ LEVEL_VARS = {
 }
 
 
-def figures(state: CameraState) -> str:
+def figures(state: CameraState, reason: str | None = None) -> str:
+    """`reason`: fmt.why of the camera with its open stream-rule alerts (default: without)."""
     st = state.stats
+    reason = fmt.why(state) if reason is None else reason
     if state.status is not Status.LIVE:
-        return fmt.why(state) or state.status.value
+        return reason or state.status.value
     lines = [f"{fmt.fps(st.fps)}fps {fmt.bitrate(st.bitrate_bps)} {fmt.percent(st.loss_ratio)}"]
     motion, sharp = fmt.motion(state), fmt.sharpness(state)
     if motion is not None or sharp is not None:
         sharp_text = "-" if sharp is None else f"{sharp:.0f}%"
         lines.append(f"motion {fmt.number(motion)} sharp {sharp_text}")
-    reason = fmt.why(state)
     if reason:
         lines.append(reason)
     return "\n".join(lines)
@@ -71,27 +72,38 @@ class Tile(Widget):
         self.camera: str | None = None
         self.thumb: ThumbView | None = ThumbView(service) if service.enabled else None
         self.figures_text = ""
-        self._shown: tuple[CameraState | None, bool] | None = None
+        self._shown: tuple[CameraState | None, bool, fmt.Look | None, str] | None = None
 
     @property
     def image_height(self) -> int:
         return max(0, self.size.height - 1) if self.thumb is not None else 0
 
-    def show(self, state: CameraState | None, selected: bool) -> None:
-        shown = self._shown
-        if shown is not None and shown[0] is state and shown[1] == selected:
+    def show(
+        self,
+        state: CameraState | None,
+        selected: bool,
+        look: fmt.Look | None = None,
+        reason: str | None = None,
+    ) -> None:
+        """`look` and `reason` (fmt.look, fmt.why) may count alerts besides the state."""
+        if state is not None:
+            look = look or fmt.look(state)
+            reason = fmt.why(state) if reason is None else reason
+        shown = (state, selected, look, reason or "")
+        old = self._shown
+        if old is not None and old[0] is state and old[1:] == shown[1:]:
             return  # every tick re-shows the page: touch nothing that did not change
-        self._shown = (state, selected)
+        self._shown = shown
         self.display = state is not None
         self.set_class(selected, "-selected")
         if state is None:
             self.camera = None
             return
         self.camera = state.name
-        look = fmt.look(state)
+        look = look or fmt.look(state)
         self.border_title = Content(state.name)
         self.border_subtitle = Content.styled(look.label, LEVEL_VARS[look.level])
-        self.figures_text = figures(state)
+        self.figures_text = figures(state, reason)
         if self.thumb is not None and self.thumb.show(state.name):
             self.thumb.poll(self.size.width, self.image_height)
         self.refresh()
@@ -162,6 +174,8 @@ class TileGrid(Widget, can_focus=True):
         self.cols = 1
         self.capacity = 0
         self._states: Callable[[str], CameraState | None] = lambda _name: None
+        self._look: Callable[[CameraState], fmt.Look] = fmt.look
+        self._why: Callable[[CameraState], str] = fmt.why
 
     def watch_has_focus(self, _has_focus: bool) -> None:
         # Textual restyles a focused widget with all its descendants; nothing in the
@@ -170,10 +184,18 @@ class TileGrid(Widget, can_focus=True):
 
     # --- data ------------------------------------------------------------------
 
-    def set_cameras(self, names: list[str], states: Callable[[str], CameraState | None]) -> None:
+    def set_cameras(
+        self,
+        names: list[str],
+        states: Callable[[str], CameraState | None],
+        look: Callable[[CameraState], fmt.Look] = fmt.look,
+        why: Callable[[CameraState], str] = fmt.why,
+    ) -> None:
+        """Show `names` (states looked up by name); `look` and `why` word each camera."""
         selected = self.selected
         self.names = names
         self._states = states
+        self._look, self._why = look, why
         if selected in names:
             self.index = names.index(selected)
         self.index = max(0, min(self.index, len(names) - 1))
@@ -221,7 +243,10 @@ class TileGrid(Widget, can_focus=True):
         for i, tile in enumerate(self.tiles()):
             pos = start + i
             state = self._states(self.names[pos]) if pos < len(self.names) else None
-            tile.show(state, pos == self.index)
+            if state is None:
+                tile.show(None, pos == self.index)
+            else:
+                tile.show(state, pos == self.index, self._look(state), self._why(state))
 
     # --- actions ---------------------------------------------------------------
 
