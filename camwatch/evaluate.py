@@ -132,7 +132,10 @@ EXPLAINS: dict[str, frozenset[str]] = {
         "auth": ("auth_failed", *_OUTAGE),
         "notfound": ("not_found", *_OUTAGE),
         # Damaged frames are dropped: fewer frames, bytes and keyframes arrive.
-        "packet_loss": ("packet_loss", "low_fps", "bitrate_drop", "long_gop"),
+        # And a simulator artefact: it replays an 8 s encoded loop (4 keyframes),
+        # so when loss drops the keyframes between two samples a loop apart, they
+        # are the same picture: frozen. A real sensor's noise never repeats.
+        "packet_loss": ("packet_loss", "low_fps", "bitrate_drop", "long_gop", "frozen"),
         # Delay variation moves the transit-time envelope the drift is read from.
         "jitter": ("jitter", "clock_drift"),
         "low_fps": ("low_fps", "bitrate_drop"),
@@ -412,6 +415,11 @@ class Recorder:
         elif isinstance(message, AlertEvent):
             self._track(self._open_alerts, self.alerts, message, message.at)
 
+    def tick(self, now: float) -> None:
+        """Advance the instant engine's clock, as the monitor ticks the real one."""
+        for event in self.engine.tick(now):
+            self._track(self._open, self.episodes, event, now)
+
     @staticmethod
     def _track(
         open_: dict[tuple[str, str], float], out: list[Episode], event: AlertEvent, now: float
@@ -558,8 +566,12 @@ async def _watch(
 ) -> float:
     deadline = started + seconds
     next_report = started + 30.0
+    next_tick = started + 1.0
     while True:
         now = time.time()
+        if now >= next_tick:
+            next_tick = now + 1.0
+            recorder.tick(now)
         if now >= deadline:
             for message in sub.get_nowait():
                 recorder.feed(message)

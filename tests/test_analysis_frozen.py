@@ -90,3 +90,41 @@ def test_clean_camera_learns_a_stricter_still_threshold() -> None:
     floor = an._frozen.floor
     assert floor is not None and floor < 0.3
     assert an._frozen.still_threshold(0.3) == pytest.approx(0.6 * floor)
+
+
+def _at(s: FrameSample, pts: float) -> FrameSample:
+    return FrameSample(s.camera, 1_800_000_000.0 + pts, pts, s.gray, s.rgb)
+
+
+def test_a_picture_seen_again_after_missed_samples_is_not_frozen() -> None:
+    # Sampled every 4 s (a healthy camera); two samples go missing and the next
+    # one, 8 s on, shows the very picture of the last (a replayed loop): stale.
+    cam = FakeCamera(7)
+    an = CameraAnalyzer()
+    last = None
+    for pts in (0.0, 4.0, 8.0, 12.0):
+        last = cam.sample()
+        an.analyze(_at(last, pts))
+    assert last is not None
+    r = an.analyze(_at(last, 20.0))
+    assert not r.condition("frozen").active
+    assert "after a gap" in r.condition("frozen").reason
+
+
+def test_a_freeze_on_the_healthy_schedule_is_caught() -> None:
+    cam = FakeCamera(8)
+    an = CameraAnalyzer()
+    for pts in (0.0, 4.0, 8.0):
+        an.analyze(_at(cam.sample(), pts))
+    stuck = [an.analyze(_at(cam.sample(frozen=True), pts)) for pts in (12.0, 16.0, 22.0)]
+    assert frozen_flags(stuck) == [True, True, True]  # one keyframe lost: 6 s is no gap
+
+
+def test_a_slower_schedule_costs_one_restart() -> None:
+    # Every keyframe (2 s), then every other one (4 s) from the first frozen sample.
+    cam = FakeCamera(9)
+    an = CameraAnalyzer()
+    for pts in (0.0, 2.0, 4.0, 6.0):
+        an.analyze(_at(cam.sample(), pts))
+    stuck = [an.analyze(_at(cam.sample(frozen=True), pts)) for pts in (10.0, 14.0, 18.0)]
+    assert frozen_flags(stuck) == [False, True, True]

@@ -298,6 +298,18 @@ def test_statistics_are_not_judged_right_after_connecting() -> None:
     assert kinds(eng.evaluate(state(since=100, loss_ratio=0.5), 111)) == [("raised", "packet_loss")]
 
 
+def test_a_quiet_camera_is_judged_once_it_has_settled() -> None:
+    # Loss alert open, an outage, then one healthy state right after going live
+    # and nothing more for a while (a quiet camera republishes every 5 s):
+    # the engine judges that state once the camera has settled, on its tick.
+    eng = RuleEngine({"packet_loss": {"raise_after": 0, "clear_after": 0}})
+    assert kinds(eng.evaluate(state(since=0, loss_ratio=0.5), 20)) == [("raised", "packet_loss")]
+    assert eng.evaluate(state(Status.STALLED, since=30), 30) == []
+    assert eng.evaluate(state(since=60, loss_ratio=0.0), 61) == []  # held while settling
+    assert eng.tick(60 + SETTLE_S - 1) == []
+    assert kinds(eng.tick(60 + SETTLE_S)) == [("resolved", "packet_loss")]
+
+
 def flap_cycle(eng: RuleEngine, start: float, down: float, up: float) -> list:
     events = []
     for t in range(int(start), int(start + down)):

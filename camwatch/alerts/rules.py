@@ -398,6 +398,10 @@ class _Camera:
     status: Status = Status.CONNECTING
     fps: _Learned = field(default_factory=_Learned)
     bitrate: _Learned = field(default_factory=_Learned)
+    # The last state, while it arrived too soon after going live to judge its
+    # statistics: tick() judges it once the camera has settled, so a quiet
+    # camera (which republishes every few seconds) is not judged late.
+    unsettled: CameraState | None = None
 
 
 def _pct(x: float) -> str:
@@ -464,12 +468,18 @@ class RuleEngine:
         if state.status is Status.STOPPED:
             return self._resolve_all(cam, now, "camera stopped")
         cam.obs = self._observe(cam, state, now)
+        settling = state.status is Status.LIVE and now - state.since < SETTLE_S
+        cam.unsettled = state if settling else None
         return self._advance(cam, now)
 
     def tick(self, now: float) -> list[AlertEvent]:
         """Advance timers of every camera without new data (call about once a second)."""
         events: list[AlertEvent] = []
         for cam in self._cams.values():
+            state = cam.unsettled
+            if state is not None and now - state.since >= SETTLE_S:
+                cam.unsettled = None
+                cam.obs = self._observe(cam, state, now)
             events += self._advance(cam, now)
         events += self._expire_silences(now)
         return events

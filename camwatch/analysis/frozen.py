@@ -15,10 +15,14 @@ cap keeps a floor learned in a noisy night from calling a clean day frozen.
 
 A pair must be close in time to prove anything: across a gap (an outage, a
 run of keyframes lost to packet loss) the previous sample is stale, so a
-sample more than GAP_FACTOR x the shortest recent interval after the previous
-one restarts the comparison instead (and counts as the first sample of the
-next pair). A simulator that repeats an encoded loop exactly shows why: two
-keyframes a whole loop apart are the same bytes.
+sample more than GAP_FACTOR x the shortest recent interval, or more than
+STEP_FACTOR x the interval just before, after the previous one restarts the
+comparison instead (and counts as the first sample of the next pair). The
+second test catches one missed sample when a healthy camera is sampled every
+other keyframe (the shortest recent interval may then be the long one); it
+costs one restart when the schedule itself slows down. A simulator that
+repeats an encoded loop exactly shows why: two keyframes a whole loop apart
+are the same bytes.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ _FLOOR_ALPHA = 0.1
 _FLOOR_SAMPLES = 3  # pairs seen before the learned floor is trusted
 _NOISE_PERCENTILE = 20.0
 GAP_FACTOR = 2.5  # a pair further apart than this x the shortest recent interval: stale
+STEP_FACTOR = 1.6  # ...or than this x the interval just before
 _INTERVALS = 8  # recent sample intervals remembered
 _FIT_CLIPPED = 0.02  # cells with more clipped pixels bend the light fit: left out of it
 # Mean |difference| of two 2x2-binned samples per unit of full-resolution white noise
@@ -115,9 +120,12 @@ class FrozenDetector:
         if gap <= 0:
             self._intervals.clear()  # the clock restarted: a new stream
             return True
-        shortest = min(self._intervals) if self._intervals else None
+        if not self._intervals:
+            self._intervals.append(gap)
+            return False
+        shortest, previous = min(self._intervals), self._intervals[-1]
         self._intervals.append(gap)
-        return shortest is not None and gap > GAP_FACTOR * shortest
+        return gap > GAP_FACTOR * shortest or gap > STEP_FACTOR * previous
 
     def _judge(self, mad: np.ndarray, mad_limit: float, cells_pct: float) -> Condition:
         if mad.size == 0:
