@@ -36,7 +36,8 @@ Scoring rules:
   GOP: the switch back at the next keyframe, then one more sample because
   pairs and medians need a fresh one), statistics the engine's settle time
   after an outage (6 s, longer than the 5 s statistics window) + a GOP + 2 s
-  (10 s; clock drift 10 s more, as its line is refitted every 10 s), status
+  (10 s; clock drift 10 s more, as its line is refitted every 10 s; after a
+  fault that takes the stream away, the reconnect backoff below first), status
   conditions the monitor's reconnect backoff: its delays double (equal
   jitter, capped at 60 s), so after an outage of L seconds the next attempt
   may come up to 2L + 2 s after it ends, plus 2 s
@@ -107,6 +108,9 @@ DETECTS: dict[str, str] = {
 }
 
 _OUTAGE = ("offline", "stalled", "packet_loss", "jitter", "low_fps", "bitrate_drop")
+# Faults that take the stream away: the camera comes back through its reconnect
+# backoff (a stall too, once the monitor rebuilds the stalled session).
+OUTAGE_FAULTS = frozenset({"stall", "offline", "disconnect", "auth", "notfound"})
 _DARK_FLAT = ("low_light", "low_contrast", "covered", "defocus", "frozen", "moved", "color_cast")
 # fault kind -> condition kinds it explains while it lasts (its own included)
 EXPLAINS: dict[str, frozenset[str]] = {
@@ -159,18 +163,21 @@ DETECTION_GOAL = 0.95
 _HEALTHY_TAIL_S = 30.0  # monitoring after the last scripted change
 
 
-def grace_family(kind: str, gop: float, length: float = 0.0) -> float:
+def grace_family(kind: str, gop: float, length: float = 0.0, fault: str = "") -> float:
     """How long after a fault's end a consequence of this condition kind may last
-    (length: the fault's duration, which sets the reconnect backoff it leaves)."""
+    (length: the fault's duration, which sets the reconnect backoff it leaves;
+    fault: its kind, as an outage keeps the camera away until it reconnects)."""
+    reconnect = min(BACKOFF_MAX_S, 2.0 * length + 2.0) + CONNECT_S
     if kind in STATUS_KINDS:
         # Backoff delays double: the one running when an L-second outage ends
         # can be up to 2L + 2 s long (see camwatch.backoff).
-        return min(BACKOFF_MAX_S, 2.0 * length + 2.0) + CONNECT_S
+        return reconnect
     if kind in STATS_KINDS:
-        # The engine holds statistics alerts while the camera settles after an
-        # outage; the window then refills with healthy traffic.
+        # The engine holds statistics alerts while the camera is away and while
+        # it settles once back; the window then refills with healthy traffic.
+        away = reconnect if fault in OUTAGE_FAULTS else 0.0
         refit = DRIFT_REFIT_S if kind == "clock_drift" else 0.0
-        return max(SETTLE_S, STATS_WINDOW_S) + refit + gop + 2 * PUBLISH_S
+        return away + max(SETTLE_S, STATS_WINDOW_S) + refit + gop + 2 * PUBLISH_S
     return 2 * gop + 2 * PUBLISH_S
 
 
@@ -339,7 +346,10 @@ def _false_alarms(
     out = []
     for ep in episodes:
         windows = [
-            (inj.start, inj.end + grace_family(ep.kind, gop, inj.end - inj.start) + extra)
+            (
+                inj.start,
+                inj.end + grace_family(ep.kind, gop, inj.end - inj.start, inj.fault) + extra,
+            )
             for inj in injected
             if inj.camera == ep.camera and ep.kind in EXPLAINS.get(inj.fault, ())
         ]

@@ -98,6 +98,25 @@ def test_consequences_are_explained_and_the_rest_are_false_alarms() -> None:
     assert not r.passed
 
 
+def test_statistics_after_an_outage_wait_for_the_reconnect() -> None:
+    # A 30 s stall: the camera comes back through its backoff (up to 2 x 30 + 2 s,
+    # + 2 s to connect), then settles (6 s) and the window refills (GOP + 2 s).
+    r = score(
+        record(
+            [
+                ep("a", "low_fps", 103, 200),  # 70 s after the end: explained
+                ep("a", "bitrate_drop", 103, 205),  # 75 s: a false alarm
+                ep("b", "low_fps", 103, 145),  # after loss, no reconnect: 15 s is too long
+            ],
+            [inj("a", "stall", 100, 130), inj("b", "packet_loss", 100, 130)],
+        )
+    )
+    assert [(e.camera, e.kind) for e in r.false_alarms] == [
+        ("a", "bitrate_drop"),
+        ("b", "low_fps"),
+    ]
+
+
 def test_an_alert_is_false_only_when_raised_outside_every_window() -> None:
     rec = Record(
         "hand",
