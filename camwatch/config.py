@@ -332,9 +332,27 @@ def _thresholds(value: Any) -> FrozenMap:
             out[key] = _number(number)
         except _Invalid as exc:
             errors.append((f".{key}", str(exc)))
+            continue
+        if (problem := _analysis_range_problem(key, out[key])) is not None:
+            errors.append((f".{key}", problem))
     if errors:
         raise _Invalid.many(errors)
     return FrozenMap(out)
+
+
+def _analysis_range_problem(key: str, number: float) -> str | None:
+    """Why an image analyzer's threshold is out of its range (checked at load, so a
+    bad value is named with its file and camera, not when the camera starts)."""
+    from .analysis.settings import AnalysisSettings
+    from .imaging import ANALYSIS_KEYS
+
+    if key not in ANALYSIS_KEYS:
+        return None
+    try:
+        AnalysisSettings.from_thresholds({key: number})
+    except ValueError as exc:
+        return str(exc).split(": ", 1)[-1]  # the value and its range; the key is named
+    return None
 
 
 def _fraction(value: Any) -> float:

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from camwatch.alerts.rules import RULE_THRESHOLD_KEYS, RuleEngine
+from camwatch.analysis.settings import AnalysisSettings
 from camwatch.config import (
     CameraConfig,
     ConfigError,
@@ -237,13 +238,32 @@ def test_unknown_threshold_keys_are_named_with_file_and_table(tmp_path: Path) ->
     )
 
 
+def test_out_of_range_analysis_thresholds_are_named_at_load(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+        [[camera]]
+        name = "gate-1"
+        url = "rtsp://10.0.0.1/s"
+        thresholds = { black_luma = 300, frozen_cells_pct = 90, packet_loss = 0.1 }
+        """,
+    )
+    p = str(path)
+    assert problems(path) == [
+        f'{p}: camera "gate-1": key "thresholds.black_luma": 300.0 is outside 0..255'
+    ]
+
+
 def test_every_threshold_key_is_accepted_and_read_by_the_rules_or_the_analysis(
     tmp_path: Path,
 ) -> None:
     # The Core hands the table to the rule engine and to analysis_thresholds: the
     # inventory accepts exactly what one of them reads.
     keys = (*RULE_THRESHOLD_KEYS, *sorted(ANALYSIS_KEYS))
-    table = ", ".join(f"{k} = {i + 1}" for i, k in enumerate(keys))
+    defaults = AnalysisSettings()
+    values = [float(i + 1) for i in range(len(RULE_THRESHOLD_KEYS))]
+    values += [float(getattr(defaults, k)) for k in sorted(ANALYSIS_KEYS)]  # in range
+    table = ", ".join(f"{k} = {v}" for k, v in zip(keys, values, strict=True))
     path = write(
         tmp_path, f'[[camera]]\nname = "a"\nurl = "rtsp://h/s"\nthresholds = {{ {table} }}\n'
     )
