@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from .rtp.nal import MAX_DROPOUT, MAX_MISORDER, MAX_RESYNC_UNITS, split_annexb
+from .rtp.nal import MAX_RESYNC_UNITS, SequenceGate, split_annexb
 
 # H.264 (RFC 6184) and H.265 (RFC 7798) NAL unit types the skimmer tells apart.
 _H264_FU, _H264_STAP = 28, 24
@@ -52,7 +52,7 @@ class FrameSkimmer:
         self._starts_picture = starts_picture
         self.params: dict[int, bytes] = {}  # latest in-band VPS/SPS/PPS by type
         self._expected: int | None = None
-        self._probe = -1
+        self._gate = SequenceGate()
         self._ts: int | None = None
         self._size = 0
         self._nals = False  # the unit holds a NAL unit (any)
@@ -142,7 +142,7 @@ class FrameSkimmer:
     def resume(self, seq: int, waiting_key: bool) -> None:
         """Take the stream back at seq, between units, in the given sync state."""
         self._expected = seq
-        self._probe = -1
+        self._gate.reset()
         self._after_gap = False
         self._reset_unit()
         if waiting_key:
@@ -153,6 +153,7 @@ class FrameSkimmer:
     def lose_stream(self) -> None:
         """A new SSRC or session: the next packet starts over, as after a gap."""
         self._expected = None
+        self._gate.reset()
         if self._ts is not None:
             self._damaged = True
         self._after_gap = True
@@ -160,13 +161,8 @@ class FrameSkimmer:
     # -- sequence ------------------------------------------------------------------
     def _gap(self, seq: int, ts: int) -> bool:
         """An unexpected seq (Depacketizer._discontinuity); False: drop the packet."""
-        jump = (seq - self._expected) & 0xFFFF  # type: ignore[operator]
-        if jump >= 0x10000 - MAX_MISORDER:
-            return False  # duplicate or late
-        if jump > MAX_DROPOUT and seq != self._probe:
-            self._probe = (seq + 1) & 0xFFFF  # a restart is taken once confirmed
+        if self._gate.judge(seq, self._expected) is None:  # type: ignore[arg-type]
             return False
-        self._probe = -1
         self._lose_sync()
         if self._ts is not None:
             self._damaged = True

@@ -137,6 +137,36 @@ class BitReader:
         return (k + 1) // 2 if k & 1 else -(k // 2)
 
 
+class SequenceGate:
+    """What an unexpected sequence number means to a receiver that does not
+    reorder (RFC 3550 A.1's tolerances): a gap of lost packets, a late or
+    duplicate packet to drop, or a huge jump, taken as a restart only once the
+    next packet confirms it (one stray packet must not re-base the stream).
+    Shared by the depacketizer and the frame skimmer so they judge alike."""
+
+    __slots__ = ("_probe",)
+
+    def __init__(self) -> None:
+        self._probe = -1
+
+    def reset(self) -> None:
+        self._probe = -1
+
+    def judge(self, seq: int, expected: int) -> int | None:
+        """Packets lost before seq (0 for a confirmed restart), or None: drop seq."""
+        jump = (seq - expected) & 0xFFFF
+        if jump <= MAX_DROPOUT:
+            self._probe = -1
+            return jump
+        if jump >= 0x10000 - MAX_MISORDER:
+            return None  # duplicate or late
+        if seq != self._probe:
+            self._probe = (seq + 1) & 0xFFFF
+            return None
+        self._probe = -1
+        return 0
+
+
 class Depacketizer:
     """RTP packets in, Annex-B access units out; codec subclasses parse payloads.
 
@@ -186,7 +216,7 @@ class Depacketizer:
         self._inband: dict[int, bytes] = {}
         self._ssrc: int | None = None
         self._expected = 0
-        self._probe_seq = -1
+        self._gate = SequenceGate()
         self._ts: int | None = None  # timestamp of the unit in progress, None between units
         self._nals: list[bytes] = []
         self._fu: list[bytes] | None = None  # header byte(s) + fragments of the NAL in progress
@@ -267,21 +297,15 @@ class Depacketizer:
         if pkt.ssrc != self._ssrc:
             first = self._ssrc is None
             self._ssrc = pkt.ssrc
-            self._probe_seq = -1
+            self._gate.reset()
             if first:
                 return True
         else:
-            jump = (pkt.seq - self._expected) & 0xFFFF
-            if jump <= MAX_DROPOUT:
-                self.lost_packets_seen += jump
-            elif jump >= 0x10000 - MAX_MISORDER:
-                self.packets_discarded += 1  # duplicate or late: no reordering here
+            lost = self._gate.judge(pkt.seq, self._expected)
+            if lost is None:
+                self.packets_discarded += 1  # duplicate, late or a stray: no reordering here
                 return False
-            elif pkt.seq != self._probe_seq:
-                self._probe_seq = (pkt.seq + 1) & 0xFFFF
-                self.packets_discarded += 1
-                return False
-            self._probe_seq = -1
+            self.lost_packets_seen += lost
         self._lose_sync()
         if self._ts is not None:
             self._damage()
