@@ -71,7 +71,6 @@ apart; byte-identical frozen pictures (the default) are scored.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import contextlib
 import statistics
 import threading
@@ -84,6 +83,7 @@ from .alerts.model import AlertEvent
 from .alerts.rules import ALL_RULES, SETTLE_S, RuleEngine
 from .config import CameraConfig, Inventory
 from .sim import Scenario, SimServer, build_scenario
+from .sim.thread import SimThread
 from .state import CameraState, Status
 
 # fault kind -> the condition (rule) kind that reports it
@@ -470,33 +470,6 @@ def default_duration(scenario: Scenario) -> float:
     return max([60.0, *(x + _HEALTHY_TAIL_S for x in ends)])
 
 
-class SimThread:
-    """The simulator on its own event loop in a daemon thread, every loop encoded
-    before its clock starts."""
-
-    def __init__(self, scenario: Scenario) -> None:
-        self.server = SimServer(scenario, encode_all_first=True)
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(
-            target=self._loop.run_forever, name="camwatch-eval-sim", daemon=True
-        )
-
-    def start(self, timeout: float) -> SimServer:
-        self._thread.start()
-        asyncio.run_coroutine_threadsafe(self.server.start(), self._loop).result(timeout)
-        return self.server
-
-    def stop(self, timeout: float = 20.0) -> None:
-        if self._thread.is_alive():
-            fut = asyncio.run_coroutine_threadsafe(self.server.stop(), self._loop)
-            with contextlib.suppress(concurrent.futures.TimeoutError, Exception):
-                fut.result(timeout)
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(timeout)
-        if not self._thread.is_alive():
-            self._loop.close()
-
-
 Progress = Callable[[float, float, Recorder], None]
 
 
@@ -512,7 +485,7 @@ async def run_evaluation(
     from .core import Core, CoreOptions
 
     seconds = duration or default_duration(scenario)
-    sim = SimThread(scenario)
+    sim = SimThread(SimServer(scenario, encode_all_first=True), "camwatch-eval-sim")
     try:
         server = await asyncio.to_thread(sim.start, encode_timeout)
         inventory = inventory_for(server, thresholds)

@@ -51,6 +51,22 @@ class StreamInfo:
     transport: str = "tcp"
 
 
+# The image conditions the analyzers report (camwatch.analysis) and the rule
+# engine alerts on (camwatch.alerts.rules), in the analyzers' report order.
+IMAGE_CONDITION_KINDS: tuple[str, ...] = (
+    "black",
+    "low_light",
+    "overexposed",
+    "low_contrast",
+    "color_cast",
+    "covered",
+    "noise",
+    "defocus",
+    "frozen",
+    "moved",
+)
+
+
 @dataclass(frozen=True, slots=True)
 class StreamStats:
     """Sliding-window statistics of one RTP stream (see camwatch.stats)."""

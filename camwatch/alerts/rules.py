@@ -90,7 +90,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..redact import redact_text
-from ..state import CameraState, Severity, Status
+from ..state import IMAGE_CONDITION_KINDS, CameraState, Severity, Status
 from .model import Alert, AlertEvent, AlertState, Silence
 
 STATUS_RULES: tuple[str, ...] = ("offline", "stalled", "auth_failed", "not_found", "unsupported")
@@ -102,18 +102,7 @@ STATS_RULES: tuple[str, ...] = (
     "long_gop",
     "clock_drift",
 )
-IMAGE_RULES: tuple[str, ...] = (
-    "black",
-    "low_light",
-    "overexposed",
-    "low_contrast",
-    "color_cast",
-    "covered",
-    "noise",
-    "defocus",
-    "frozen",
-    "moved",
-)
+IMAGE_RULES: tuple[str, ...] = IMAGE_CONDITION_KINDS
 ALL_RULES: tuple[str, ...] = STATUS_RULES + STATS_RULES + IMAGE_RULES
 # Condition kinds that are measurements, not faults: never alerted on.
 NON_ALERT_KINDS = frozenset({"motion"})

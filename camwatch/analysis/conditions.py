@@ -10,20 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from ..state import Condition, Severity
+from ..state import IMAGE_CONDITION_KINDS, Condition, Severity
 
-KINDS: tuple[str, ...] = (
-    "black",
-    "low_light",
-    "overexposed",
-    "low_contrast",
-    "color_cast",
-    "covered",
-    "noise",
-    "defocus",
-    "frozen",
-    "moved",
-)
+KINDS: tuple[str, ...] = IMAGE_CONDITION_KINDS
 
 # Highest precedence first; each kind suppresses the listed ones while active.
 SUPPRESSES: dict[str, tuple[str, ...]] = {
