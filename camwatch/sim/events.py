@@ -23,9 +23,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
-from .faults import FaultError, _number
+from .faults import FaultError, Scheduled, _number
 
 # kind -> {param: default}
 EVENT_PARAMS: dict[str, dict[str, Any]] = {
@@ -38,15 +38,8 @@ _MAX_STEPS = 32
 
 
 @dataclass(frozen=True)
-class Event:
-    camera: str
-    kind: str
-    start: float
-    end: float | None
-    params: tuple[tuple[str, Any], ...] = ()
-
-    def param(self, name: str) -> Any:
-        return dict(self.params).get(name, EVENT_PARAMS[self.kind].get(name))
+class Event(Scheduled):
+    DEFAULTS: ClassVar[dict[str, dict[str, Any]]] = EVENT_PARAMS
 
     @property
     def steps(self) -> int:

@@ -36,7 +36,7 @@ from __future__ import annotations
 import math
 import random
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from .units import parse_bitrate
 
@@ -73,18 +73,26 @@ class FaultError(ValueError):
 
 
 @dataclass(frozen=True)
-class Fault:
+class Scheduled:
+    """Something scripted on one camera from start to end (a fault, an event)."""
+
     camera: str
     kind: str
     start: float
     end: float | None
     params: tuple[tuple[str, Any], ...] = ()
+    DEFAULTS: ClassVar[dict[str, dict[str, Any]]] = {}  # parameters per kind
 
     def param(self, name: str) -> Any:
-        return dict(self.params).get(name, FAULT_PARAMS[self.kind].get(name))
+        return dict(self.params).get(name, self.DEFAULTS[self.kind].get(name))
 
     def params_dict(self) -> dict[str, Any]:
-        return {**FAULT_PARAMS[self.kind], **dict(self.params)}
+        return {**self.DEFAULTS[self.kind], **dict(self.params)}
+
+
+@dataclass(frozen=True)
+class Fault(Scheduled):
+    DEFAULTS: ClassVar[dict[str, dict[str, Any]]] = FAULT_PARAMS
 
 
 @dataclass(frozen=True)
