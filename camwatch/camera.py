@@ -27,6 +27,7 @@ from .pipeline import FrameHook, MediaPipeline, Sampled
 from .rtp.rtcp import build_receiver_report
 from .rtsp.client import Endpoint, RtspFailure, RtspSession
 from .state import CameraState, Condition, FrameSample, Status, StatusChanged, StreamStats
+from .stats import Pulse
 
 log = logging.getLogger("camwatch.camera")
 
@@ -205,6 +206,7 @@ class CameraMonitor:
         # flow instead of a burst that stalls the loop once a second.
         next_check = opened + random.uniform(0.0, s.publish_interval)
         next_publish = next_check
+        pulse: Pulse | None = None  # counters at the last check
         while not self._stopping:
             now = time.monotonic()
             if self._closed_event.is_set() or not session.alive:
@@ -233,11 +235,13 @@ class CameraMonitor:
                 await session.send_rtcp(self._receiver_report(pipe))
             if now >= next_check or self._conditions_changed:
                 next_check = now + s.publish_interval
-                stats = pipe.stats.snapshot(time.monotonic())
                 due = now >= next_publish or self._conditions_changed
-                if due or stats_moved(self.state.stats, stats):
-                    next_publish = now + self._publish_every()
-                    self._publish_stats(pipe, stats)
+                prev, pulse = pulse, pipe.stats.pulse(now)
+                if due or prev is None or pulse.may_have_moved(prev, self.state.stats):
+                    stats = pipe.stats.snapshot(now)
+                    if due or stats_moved(self.state.stats, stats):
+                        next_publish = now + self._publish_every()
+                        self._publish_stats(pipe, stats)
             await self._tick()
 
     def _publish_every(self) -> float:
@@ -361,6 +365,11 @@ class _SinkProxy:
         pipe = self.m._pipeline
         if pipe is not None:
             pipe.on_rtp(data)
+
+    def on_rtp_run(self, payloads: list[bytes]) -> None:
+        pipe = self.m._pipeline
+        if pipe is not None:
+            pipe.on_rtp_run(payloads)
 
     def on_rtcp(self, data: bytes) -> None:
         pipe = self.m._pipeline

@@ -127,7 +127,16 @@ class MediaPipeline:
 
     # -- MediaSink -------------------------------------------------------
     def on_rtp(self, data: bytes) -> None:
+        self._packet(data, time.monotonic())
+
+    def on_rtp_run(self, payloads: list[bytes]) -> None:
+        """Packets read from the socket together: they arrived at one instant."""
         now = time.monotonic()
+        packet = self._packet
+        for data in payloads:
+            packet(data, now)
+
+    def _packet(self, data: bytes, now: float) -> None:
         if type(data) is bytes and len(data) >= 12 and data[0] == 0x80:
             # The plain header every camera sends (no CSRC, extension or padding),
             # read in place: no packet object for a packet that is only skimmed.

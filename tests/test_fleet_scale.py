@@ -157,8 +157,8 @@ async def test_try_submit_stays_a_bounded_fifo() -> None:
 
 
 def test_routed_payloads_skip_the_list_and_keep_stream_order() -> None:
-    seen: list[tuple[str, bytes]] = []
-    routes = {0: lambda p: seen.append(("rtp", p)), 1: lambda p: seen.append(("rtcp", p))}
+    seen: list[tuple[str, list[bytes]]] = []
+    routes = {0: lambda r: seen.append(("rtp", r)), 1: lambda r: seen.append(("rtcp", r))}
     reply = b"RTSP/1.0 200 OK\r\nCSeq: 3\r\nContent-Length: 2\r\n\r\nok"
     stream = (
         b"$\x00\x00\x03abc" + reply + b"$\x05\x00\x01z" + b"$\x01\x00\x02rr" + b"$\x00\x00\x04defg"
@@ -167,21 +167,34 @@ def test_routed_payloads_skip_the_list_and_keep_stream_order() -> None:
     out = []
     for i in range(0, len(stream), 7):  # split anywhere, as TCP does
         out += framer.feed_routed(stream[i : i + 7], routes)
-    assert seen == [("rtp", b"abc"), ("rtcp", b"rr"), ("rtp", b"defg")]
+    assert seen == [("rtp", [b"abc"]), ("rtcp", [b"rr"]), ("rtp", [b"defg"])]
     assert out == [TextMessage(reply), BinaryFrame(5, b"z")]  # unrouted channel: returned
 
 
 def test_a_route_that_raises_keeps_what_came_before_consumed() -> None:
-    def boom(payload: bytes) -> None:
-        if payload == b"bad":
+    def boom(run: list[bytes]) -> None:
+        if b"bad" in run:
             raise ValueError("sink failed")
 
+    rtcp: list[list[bytes]] = []
     framer = InterleavedFramer()
     with pytest.raises(ValueError):
-        framer.feed_routed(b"$\x00\x00\x03bad$\x00\x00\x02ok", {0: boom})
-    got: list[bytes] = []
-    framer.feed_routed(b"", {0: got.append})
-    assert got == [b"ok"]
+        framer.feed_routed(
+            b"$\x00\x00\x03bad$\x01\x00\x02rr$\x00\x00\x02ok", {0: boom, 1: rtcp.append}
+        )
+    assert rtcp == []  # the run that raised ended at the RTCP frame: nothing after it went
+    got: list[list[bytes]] = []
+    framer.feed_routed(b"", {0: got.append, 1: rtcp.append})
+    assert (rtcp, got) == ([[b"rr"]], [[b"ok"]])
+
+
+def test_consecutive_packets_of_one_channel_come_as_one_run() -> None:
+    runs: list[list[bytes]] = []
+    framer = InterleavedFramer()
+    stream = b"$\x00\x00\x01a$\x00\x00\x01b$\x01\x00\x01r$\x00\x00\x01c$\x00\x00\x02de"
+    framer.feed_routed(stream[:-1], {0: runs.append, 1: runs.append})  # the last one cut
+    framer.feed_routed(stream[-1:], {0: runs.append, 1: runs.append})
+    assert runs == [[b"a", b"b"], [b"r"], [b"c"], [b"de"]]
 
 
 # --------------------------------------------------------------------------- stats

@@ -588,3 +588,38 @@ def test_non_finite_sender_report_is_refused() -> None:
     with pytest.raises(ValueError, match="finite"):
         t.on_sender_report(math.inf, 0, START, START)
     assert t.clock_offset_s() is None
+
+
+# --------------------------------------------------------------------------- pulse
+
+
+def test_a_steady_stream_pulses_no_news_and_a_loss_or_fps_drop_does() -> None:
+    t = StreamStatsTracker(90000)
+    seq, now = 0, 100.0
+
+    def second(fps: int, skip_every: int = 0) -> None:
+        nonlocal seq, now
+        for f in range(fps):
+            ts = int(now * 90000)
+            for _ in range(4):
+                seq = (seq + 1) & 0xFFFF
+                if skip_every and seq % skip_every == 0:
+                    continue
+                t.on_packet(seq, ts, now, 1000)
+            t.on_frame(ts, now, 4000, f == 0)
+            now += 1.0 / fps
+
+    for _ in range(6):
+        second(15)
+    published = t.snapshot(now)
+    prev = t.pulse(now)
+    second(15)
+    assert not t.pulse(now).may_have_moved(prev, published)
+    prev = t.pulse(now)
+    second(15, skip_every=7)  # a packet lost now and then
+    assert t.pulse(now).may_have_moved(prev, published)
+    prev = t.pulse(now)
+    second(3)  # the camera drops to 3 fps
+    assert t.pulse(now).may_have_moved(prev, published)
+    prev = t.pulse(now)
+    assert t.pulse(now + 1.0).may_have_moved(prev, published)  # silence: let a snapshot tell

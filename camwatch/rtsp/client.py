@@ -59,6 +59,7 @@ log = logging.getLogger("camwatch.rtsp")
 
 class MediaSink(Protocol):
     def on_rtp(self, data: bytes) -> None: ...
+    def on_rtp_run(self, payloads: list[bytes]) -> None: ...  # consecutive packets of one read
     def on_rtcp(self, data: bytes) -> None: ...
     def on_closed(self, error: BaseException | None) -> None: ...
 
@@ -117,7 +118,7 @@ class _Connection(RTSPConnection):
         self._framer = InterleavedFramer()
         self._text = RTSPParser()
         # Interleaved channels whose payloads go straight to a media sink.
-        self.payload_routes: dict[int, Callable[[bytes], None]] = {}
+        self.payload_routes: dict[int, Callable[[list[bytes]], None]] = {}
         self.auth_offered = False
         # Nobody awaits `result` on every path; retrieve it so asyncio never
         # logs "exception was never retrieved".
@@ -182,9 +183,13 @@ def _bind_sink(transport: TCPTransport | UDPTransport, sink: MediaSink) -> None:
     RTCP statistics (wrong SSRC in reports, jitter never updated)."""
     transport.handle_rtp_data = sink.on_rtp  # type: ignore[method-assign]
     transport.handle_rtcp_data = sink.on_rtcp  # type: ignore[method-assign]
+    if isinstance(transport, _TcpTransport):
+        transport.handle_rtp_run = sink.on_rtp_run
 
 
 class _TcpTransport(TCPTransport):
+    handle_rtp_run: Callable[[list[bytes]], None] | None = None
+
     async def prepare(self) -> None:
         await super().prepare()
         self._route()
@@ -192,9 +197,17 @@ class _TcpTransport(TCPTransport):
     def _route(self) -> None:
         """RTP and RTCP payloads go from the framer to the sink, nothing between."""
         self.connection.payload_routes = {
-            self.rtp_idx: self.handle_rtp_data,
-            self.rtcp_idx: self.handle_rtcp_data,
+            self.rtp_idx: self.handle_rtp_run or self._rtp_one_by_one,
+            self.rtcp_idx: self._rtcp_run,
         }
+
+    def _rtp_one_by_one(self, payloads: list[bytes]) -> None:
+        for payload in payloads:
+            self.handle_rtp_data(payload)
+
+    def _rtcp_run(self, payloads: list[bytes]) -> None:
+        for payload in payloads:
+            self.handle_rtcp_data(payload)
 
     def handle_rtp_bin(self, binary: BinaryFrame) -> None:  # type: ignore[override]
         self.handle_rtp_data(binary.payload)
