@@ -32,6 +32,7 @@ from .stats import Pulse
 log = logging.getLogger("camwatch.camera")
 
 RR_INTERVAL = 5.0
+QUIET_READ = 1.0  # s without media before reads go back to every byte (see read_every)
 WATCH_TICK = 0.5  # stall detection granularity; 1000 cameras → 2000 wakeups/s (~10 µs each)
 NO_MEDIA_AUTO_FALLBACK = 3.0  # "auto" transport: UDP that brings nothing within this → TCP
 
@@ -58,6 +59,9 @@ class MonitorSettings:
     gray_width: int = 320
     rgb_width: int = 160
     retry: bool = True  # False for one-shot probes: stop at the first failure
+    # Interleaved (TCP) media is read about this many seconds at a time, not at
+    # every frame (RtspSession.wake_after); 0: at every frame.
+    read_every: float = 0.2
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +111,7 @@ class CameraMonitor:
         self._conditions_changed = False
         self._wake: asyncio.Future[None] | None = None
         self._pipeline: MediaPipeline | None = None
+        self.session: RtspSession | None = None  # the current attempt's
         self._closed_event = asyncio.Event()
         self._last_decoded: Any = None
         self._transport = "udp" if target.transport in ("udp", "auto") else "tcp"
@@ -151,6 +156,7 @@ class CameraMonitor:
         self._pipeline = None
         self._closed_event.clear()
         session = RtspSession(self._endpoint(), _SinkProxy(self), on_track=self._make_pipeline)
+        self.session = session
         try:
             try:
                 await self._open(session)
@@ -214,6 +220,8 @@ class CameraMonitor:
                 self._set_status(Status.OFFLINE, reason)
                 return
             silent_for = now - (pipe.last_packet or opened)
+            if silent_for >= QUIET_READ:
+                session.wake_after(1)  # a trickle, or RTSP replies alone: read every byte
             if pipe.last_packet is not None and silent_for < s.stall_timeout:
                 if self.state.status is not Status.LIVE:
                     self.backoff.reset()
@@ -237,6 +245,9 @@ class CameraMonitor:
                 next_check = now + s.publish_interval
                 due = now >= next_publish or self._conditions_changed
                 prev, pulse = pulse, pipe.stats.pulse(now)
+                if prev is not None and silent_for < QUIET_READ and pulse.at > prev.at:
+                    rate = (pulse.bytes - prev.bytes) / (pulse.at - prev.at)
+                    session.wake_after(int(rate * s.read_every))
                 if due or prev is None or pulse.may_have_moved(prev, self.state.stats):
                     stats = pipe.stats.snapshot(now)
                     if due or stats_moved(self.state.stats, stats):

@@ -130,13 +130,15 @@ class MediaPipeline:
         self._packet(data, time.monotonic())
 
     def on_rtp_run(self, payloads: list[bytes]) -> None:
-        """Packets read from the socket together: they arrived at one instant."""
+        """Packets read from the socket at once: only the newest one's arrival
+        time is known (it is the one that woke us); see StreamStatsTracker.on_packet."""
         now = time.monotonic()
         packet = self._packet
-        for data in payloads:
-            packet(data, now)
+        for data in payloads[:-1]:
+            packet(data, now, False)
+        packet(payloads[-1], now, True)
 
-    def _packet(self, data: bytes, now: float) -> None:
+    def _packet(self, data: bytes, now: float, exact: bool = True) -> None:
         if type(data) is bytes and len(data) >= 12 and data[0] == 0x80:
             # The plain header every camera sends (no CSRC, extension or padding),
             # read in place: no packet object for a packet that is only skimmed.
@@ -161,7 +163,7 @@ class MediaPipeline:
             if self.ssrc is not None:
                 self._skim.lose_stream()
             self.ssrc = ssrc
-        self.stats.on_packet(seq, ts, now, len(payload))
+        self.stats.on_packet(seq, ts, now, len(payload), exact)
         if self._assembling:
             self._assemble(RtpPacket(pt, marker, seq, ts, ssrc, payload), now)
             return

@@ -147,6 +147,7 @@ class StreamStatsTracker:
         "_fresh",
         "_fts",
         "_jitter",
+        "_jlt",
         "_keyframes",
         "_last_arrival",
         "_last_frame_arrival",
@@ -220,6 +221,7 @@ class StreamStatsTracker:
         self._epoch = 0  # bumped when the source re-bases: RTP time is not comparable across
         # RFC 3550 A.8 state, in RTP units.
         self._lt = 0.0  # last raw transit
+        self._jlt = 0.0  # last raw transit of a packet whose arrival is known
         self._ct = 0.0  # transit made continuous across timestamp wrap and re-base
         self._jitter = 0.0
         # The same filter over frames: transit of the last frame's first packet.
@@ -248,8 +250,16 @@ class StreamStatsTracker:
 
     # ---- per-packet path -------------------------------------------------------------
 
-    def on_packet(self, seq: int, rtp_ts: int, arrival: float, size: int) -> None:
-        """Record one RTP packet. seq is 16-bit, rtp_ts 32-bit, arrival time.monotonic()."""
+    def on_packet(
+        self, seq: int, rtp_ts: int, arrival: float, size: int, exact: bool = True
+    ) -> None:
+        """Record one RTP packet. seq is 16-bit, rtp_ts 32-bit, arrival time.monotonic().
+
+        exact False: the packet came in one read with later ones, so `arrival`
+        is when the read happened, not when it arrived; it counts everywhere but
+        in the jitter filters, which take only packets whose arrival is known
+        (the newest of each read).
+        """
         if self._fresh:
             self._first_packet(seq, rtp_ts, arrival, size)
             return
@@ -274,8 +284,6 @@ class StreamStatsTracker:
             self._jump(seq, rtp_ts, arrival, size)
             return
         transit = arrival * self._rate - rtp_ts
-        if new_frame:
-            self._frame_jitter(rtp_ts, transit)
         d = transit - self._lt
         self._lt = transit
         # A 32-bit timestamp wrap shows up as a 2**32 step in transit: fold it away.
@@ -284,10 +292,22 @@ class StreamStatsTracker:
         elif d < -2147483648.0:
             d += 4294967296.0
         self._ct += d
-        if d < 0.0:
-            d = -d
-        self._jitter += (d - self._jitter) * 0.0625
+        if exact:
+            self._jitters(rtp_ts, transit, new_frame)
         self._store(ext, arrival, size)
+
+    def _jitters(self, rtp_ts: int, transit: float, new_frame: bool) -> None:
+        """RFC 3550 A.8 over the packets whose arrival is known, and the same
+        filter over the first of them in each new frame."""
+        d = transit - self._jlt
+        self._jlt = transit
+        if d > 2147483648.0:
+            d -= 4294967296.0
+        elif d < -2147483648.0:
+            d += 4294967296.0
+        self._jitter += (abs(d) - self._jitter) * 0.0625
+        if new_frame:
+            self._frame_jitter(rtp_ts, transit)
 
     def _frame_jitter(self, rtp_ts: int, transit: float) -> None:
         d = transit - self._flt
@@ -317,7 +337,7 @@ class StreamStatsTracker:
         self._init_seq(seq)
         self._off = 0
         self._first_ext = seq
-        self._lt = arrival * self._rate - rtp_ts
+        self._lt = self._jlt = arrival * self._rate - rtp_ts
         self._fts, self._flt = rtp_ts, self._lt
         self._store(seq, arrival, size)
 
@@ -350,7 +370,7 @@ class StreamStatsTracker:
         self._init_seq(seq)
         self._off = next_ext - seq
         self._epoch += 1
-        self._lt = arrival * self._rate - rtp_ts
+        self._lt = self._jlt = arrival * self._rate - rtp_ts
         self._fts, self._flt = rtp_ts, self._lt
         self._store(next_ext, arrival, size)
 

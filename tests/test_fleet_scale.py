@@ -171,30 +171,27 @@ def test_routed_payloads_skip_the_list_and_keep_stream_order() -> None:
     assert out == [TextMessage(reply), BinaryFrame(5, b"z")]  # unrouted channel: returned
 
 
-def test_a_route_that_raises_keeps_what_came_before_consumed() -> None:
-    def boom(run: list[bytes]) -> None:
-        if b"bad" in run:
-            raise ValueError("sink failed")
+def test_a_route_that_raises_does_not_keep_the_others_from_theirs() -> None:
+    def boom(payloads: list[bytes]) -> None:
+        raise ValueError("sink failed")
 
     rtcp: list[list[bytes]] = []
     framer = InterleavedFramer()
     with pytest.raises(ValueError):
-        framer.feed_routed(
-            b"$\x00\x00\x03bad$\x01\x00\x02rr$\x00\x00\x02ok", {0: boom, 1: rtcp.append}
-        )
-    assert rtcp == []  # the run that raised ended at the RTCP frame: nothing after it went
+        framer.feed_routed(b"$\x00\x00\x03bad$\x01\x00\x02rr$\x00", {0: boom, 1: rtcp.append})
+    assert rtcp == [[b"rr"]]
     got: list[list[bytes]] = []
-    framer.feed_routed(b"", {0: got.append, 1: rtcp.append})
-    assert (rtcp, got) == ([[b"rr"]], [[b"ok"]])
+    framer.feed_routed(b"\x00\x02ok", {0: got.append, 1: rtcp.append})
+    assert got == [[b"ok"]]  # the read that raised was consumed; the cut frame was kept
 
 
-def test_consecutive_packets_of_one_channel_come_as_one_run() -> None:
-    runs: list[list[bytes]] = []
+def test_a_read_hands_each_channel_its_packets_in_one_list() -> None:
+    lists: list[list[bytes]] = []
     framer = InterleavedFramer()
     stream = b"$\x00\x00\x01a$\x00\x00\x01b$\x01\x00\x01r$\x00\x00\x01c$\x00\x00\x02de"
-    framer.feed_routed(stream[:-1], {0: runs.append, 1: runs.append})  # the last one cut
-    framer.feed_routed(stream[-1:], {0: runs.append, 1: runs.append})
-    assert runs == [[b"a", b"b"], [b"r"], [b"c"], [b"de"]]
+    framer.feed_routed(stream[:-1], {0: lists.append, 1: lists.append})  # the last one cut
+    framer.feed_routed(stream[-1:], {0: lists.append, 1: lists.append})
+    assert lists == [[b"a", b"b", b"c"], [b"r"], [b"de"]]
 
 
 # --------------------------------------------------------------------------- stats

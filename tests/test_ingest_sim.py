@@ -178,3 +178,41 @@ async def test_garbage_rtp_is_counted_not_fatal(sim: SimServer) -> None:
         assert w.monitors["ok"].state.status is Status.LIVE
     finally:
         await w.close()
+
+
+async def test_interleaved_reads_hold_several_frames_and_jitter_stays_true() -> None:
+    # 300 kbit/s: a 0.2 s low-water mark is ~7 KB, two frames of the 10 fps stream.
+    # A simulator of its own: the shared one's start-up (encoding six loops in
+    # this process) delays frames for real, which the jitter figure would show.
+    async with SimServer(scenario([camera("ok")])) as sim:
+        w = Watch(sim, ["ok"], transport="tcp")
+        await _coalesced_reads(w, w.monitors["ok"])
+
+
+async def _coalesced_reads(w: Watch, m: CameraMonitor) -> None:
+    try:
+        await w.until("ok", {Status.LIVE}, 5)
+        await asyncio.sleep(2.5)  # two checks: the mark follows the measured bitrate
+        session = m.session
+        assert session is not None and session.low_water > 2000, session.low_water
+        conn = session._conn
+        assert conn is not None
+        reads = 0
+        deliver = conn.data_received
+
+        def counted(data: bytes) -> None:
+            nonlocal reads
+            reads += 1
+            deliver(data)
+
+        conn.data_received = counted  # type: ignore[method-assign]
+        frames0 = m._pipeline.stats.pulse(0).frames  # type: ignore[union-attr]
+        await asyncio.sleep(3.0)
+        frames = m._pipeline.stats.pulse(0).frames - frames0  # type: ignore[union-attr]
+        assert frames >= 25 and reads <= frames * 0.7, (reads, frames)
+        # Only the newest packet of a read has a known arrival: a steady camera
+        # must not read as jittery because its frames wait for the mark.
+        m.refresh()
+        assert m.state.stats.frame_jitter_ms < 10.0, m.state.stats
+    finally:
+        await w.close()

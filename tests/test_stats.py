@@ -623,3 +623,23 @@ def test_a_steady_stream_pulses_no_news_and_a_loss_or_fps_drop_does() -> None:
     assert t.pulse(now).may_have_moved(prev, published)
     prev = t.pulse(now)
     assert t.pulse(now + 1.0).may_have_moved(prev, published)  # silence: let a snapshot tell
+
+
+def test_packets_without_a_known_arrival_stay_out_of_the_jitter_filters() -> None:
+    # Frames of a steady 25 fps camera read four at a time (a socket low-water
+    # mark): each read's time is exact only for its newest packet.
+    def run(exact_all: bool) -> tuple[float, float]:
+        t = StreamStatsTracker(90000)
+        seq = 0
+        for read in range(200):
+            now = 10.0 + read * 0.16
+            for f in range(4):
+                ts = int((10.0 + read * 0.16 - (3 - f) * 0.04) * 90000)
+                for p in range(3):
+                    seq += 1
+                    newest = f == 3 and p == 2
+                    t.on_packet(seq, ts, now, 1000, exact=exact_all or newest)
+        return t.jitter_ms, t.frame_jitter_ms
+
+    assert max(run(exact_all=False)) < 0.5
+    assert min(run(exact_all=True)) > 5.0  # what the filters read if they took every packet

@@ -48,19 +48,20 @@ class InterleavedFramer:
     def feed_routed(
         self, data: bytes, routes: Mapping[int, Callable[[list[bytes]], None]]
     ) -> list[TextMessage | BinaryFrame]:
-        """feed(), except that binary frames on a routed channel go straight to
-        its route as payload bytes, a run of consecutive frames of one channel
-        in one list, in stream order, instead of into the returned list.
+        """feed(), except that binary frames on a routed channel go to its route
+        as payload bytes instead of into the returned list: each routed channel's
+        frames of this read in one list, in stream order, once the read is parsed.
 
         This is the media hot path: no BinaryFrame per packet, and one call per
-        run of packets (a TCP read holds a frame or more) rather than one per
-        packet. If a route raises, the exception propagates; the frames handed
-        to it and those before stay consumed.
+        channel and read (a TCP read holds a frame or more) rather than one per
+        packet. The last RTP payload of the list is the newest of the read, the
+        only one whose arrival time the caller knows. Every frame of the read is
+        consumed before the routes run; if a route raises, the others still get
+        theirs and the first exception propagates.
         """
         buf = self._buf + data if self._buf else data
         out: list[TextMessage | BinaryFrame] = []
-        run: list[bytes] = []
-        run_route: Callable[[list[bytes]], None] | None = None
+        lists: dict[int, list[bytes]] = {}
         i, n = 0, len(buf)
         while i < n:
             if buf[i] == 0x24:  # '$'
@@ -70,15 +71,15 @@ class InterleavedFramer:
                 end = i + 4 + length
                 if end > n:
                     break
-                route = routes.get(buf[i + 1])
-                if route is None:
-                    out.append(BinaryFrame(buf[i + 1], buf[i + 4 : end]))
-                elif route is run_route:
-                    run.append(buf[i + 4 : end])
+                channel = buf[i + 1]
+                if channel in routes:
+                    got = lists.get(channel)
+                    if got is None:
+                        lists[channel] = [buf[i + 4 : end]]
+                    else:
+                        got.append(buf[i + 4 : end])
                 else:
-                    if run_route is not None:
-                        self._hand(run_route, run, buf, i)
-                    run, run_route = [buf[i + 4 : end]], route
+                    out.append(BinaryFrame(channel, buf[i + 4 : end]))
                 i = end
                 continue
             if buf[i] in b"\r\n":
@@ -95,19 +96,9 @@ class InterleavedFramer:
                 continue
             i = self._skip_garbage(buf, i)
         self._buf = buf[i:]
-        if run_route is not None:
-            run_route(run)
+        if lists:
+            _deliver(routes, lists)
         return out
-
-    def _hand(
-        self, route: Callable[[list[bytes]], None], run: list[bytes], buf: bytes, i: int
-    ) -> None:
-        """Deliver a run before the frame at i; if the route raises, keep from i."""
-        try:
-            route(run)
-        except BaseException:
-            self._buf = buf[i:]
-            raise
 
     def _skip_garbage(self, buf: bytes, i: int) -> int:
         nxt = [p for p in (buf.find(b"$", i + 1), buf.find(b"RTSP/", i + 1)) if p != -1]
@@ -117,6 +108,19 @@ class InterleavedFramer:
             stop = max(i + 1, len(buf) - 12)
         self.garbage_bytes += stop - i
         return stop
+
+
+def _deliver(
+    routes: Mapping[int, Callable[[list[bytes]], None]], lists: dict[int, list[bytes]]
+) -> None:
+    error: BaseException | None = None
+    for channel, payloads in lists.items():
+        try:
+            routes[channel](payloads)
+        except BaseException as exc:  # re-raised below, after the other channels
+            error = error or exc
+    if error is not None:
+        raise error
 
 
 def _starts_message(buf: bytes, i: int) -> bool:
