@@ -62,6 +62,7 @@ class FrameSkimmer:
         self._after_gap = True
         self._waiting_key = False
         self._skipped = 0
+        self._look = self._look_h265 if self.h265 else self._look_h264
 
     @property
     def unit_ts(self) -> int | None:
@@ -187,20 +188,19 @@ class FrameSkimmer:
     def _can_end(self) -> bool:
         return self._damaged or self._vcl or not self._nals
 
-    def _look(self, payload: bytes) -> None:
-        """Note the NAL types of one payload (and keep parameter sets)."""
-        if self.h265:
-            self._look_h265(payload)
-        else:
-            self._look_h264(payload)
+    # _look(payload): note the NAL types of one payload (and keep parameter sets).
+    # A fragment's type is noted from its start: the rest of a fragmented NAL unit
+    # (most packets) brings nothing new, and a unit missing the start is damaged.
 
     def _look_h264(self, payload: bytes) -> None:
         kind = payload[0] & 0x1F
         if kind == _H264_FU:
             if len(payload) < 3:
                 self._damaged = True
-                return
-            self._nal(payload[1] & 0x1F, None)
+            elif payload[1] & 0x80:
+                self._nal(payload[1] & 0x1F, None)
+            elif not self._nals:
+                self._damaged = True  # a continuation without its start
         elif 0 < kind < _H264_STAP:
             self._nal(kind, payload)
         elif kind == _H264_STAP:
@@ -217,7 +217,10 @@ class FrameSkimmer:
             return
         kind = (payload[0] >> 1) & 0x3F
         if kind == _H265_FU:
-            self._nal(payload[2] & 0x3F, None)
+            if payload[2] & 0x80:
+                self._nal(payload[2] & 0x3F, None)
+            elif not self._nals:
+                self._damaged = True  # a continuation without its start
         elif kind == _H265_AP:
             self._aggregate(payload, 2)
         elif kind < _H265_AP:
