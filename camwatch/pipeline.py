@@ -31,6 +31,7 @@ from .rtp.params import h264_sprop_nals, h265_sprop_nals
 from .rtp.rtcp import parse_rtcp
 from .rtp.sps import SpsError, SpsInfo, parse_h264_sps, parse_h265_sps
 from .rtsp.sdp import MediaTrack
+from .sizeguard import SizeGuard
 from .skim import FrameSkimmer
 from .state import DecodeStats, FrameSample, StreamInfo
 from .stats import StreamStatsTracker
@@ -91,8 +92,15 @@ class MediaPipeline:
         # Packets of frames nobody decodes are skimmed (see skim.py); the
         # depacketizer assembles a unit only when a keyframe may be sampled.
         self.skim = skim
+        # A camera sampled rarely while healthy: its frame sizes say when to
+        # look again sooner (sizeguard.py). Without that schedule, no guard.
+        healthy = healthy_sample_interval
+        guarded = healthy is not None and healthy > sample_interval
+        self._guard = SizeGuard(lost=self._frames_lost) if guarded else None
+        self.guard_trips = 0
         self._skim = FrameSkimmer(
-            self.codec, self.stats.on_frame, self.stats.on_frame_dropped,
+            self.codec, self._on_frame if guarded else self.stats.on_frame,
+            self.stats.on_frame_dropped,
             self.depack.starts_picture,  # the same test of a picture start after a gap
         )  # fmt: skip
         self._assembling = not skim
@@ -201,7 +209,7 @@ class MediaPipeline:
                 self._skim.skipped_while_waiting()
                 continue
             self._resyncing = False
-            stats.on_frame(au.rtp_timestamp, now, au.size, au.keyframe)
+            self._on_frame(au.rtp_timestamp, now, au.size, au.keyframe)
             if au.keyframe:
                 self._maybe_sample(au.data, au.rtp_timestamp, now)
         if self.skim and (units or dropped):
@@ -237,6 +245,27 @@ class MediaPipeline:
                 self._on_closed(self.closed)
 
     # -- sampling ----------------------------------------------------------
+    def _on_frame(self, rtp_ts: int, arrival: float, size: int, key: bool) -> None:
+        """Every complete frame, skimmed or assembled: statistics, then the guard."""
+        self.stats.on_frame(rtp_ts, arrival, size, key)
+        guard = self._guard
+        if guard is not None and guard.on_frame(size, key):
+            self._guard_tripped(guard)
+
+    def _frames_lost(self) -> int:
+        """Frames lost so far: the guard skips a GOP that lost any (read per GOP)."""
+        return self.stats.pulse(0.0).frames_dropped
+
+    def _guard_tripped(self, guard: SizeGuard) -> None:
+        """The frame sizes changed: back to the full rate at once (the next
+        keyframe is sampled), so the analysis confirms or clears it soon."""
+        self.guard_trips += 1
+        self._clean = 0
+        if self.sample_interval != self.base_interval:
+            self.sample_interval = self.base_interval
+            self.sample_period = None  # measure the new schedule afresh (as _adapt)
+        log.debug("%s: frame sizes changed (%s)", self.camera, guard.last_trip)
+
     def _maybe_sample(self, data: bytes, rtp_ts: int, now: float) -> None:
         if now - self._last_sample_at < self.sample_interval * 0.95:
             return
@@ -341,6 +370,7 @@ class MediaPipeline:
             decode_errors=self._decode_errors,
             samples_skipped=self._skipped,
             last_decode_ms=self._last_decode_ms,
+            guard_trips=self.guard_trips,
         )
 
     def stream_info(self, transport: str, decoded: Decoded | None = None) -> StreamInfo:

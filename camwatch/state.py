@@ -95,6 +95,7 @@ class DecodeStats:
     decode_errors: int = 0
     samples_skipped: int = 0  # keyframes not decoded because the worker pool was busy
     last_decode_ms: float | None = None
+    guard_trips: int = 0  # frame sizes changed while sampled rarely (sizeguard.py)
 
 
 @dataclass(frozen=True, slots=True)
