@@ -197,7 +197,7 @@ def _plain(obj: object) -> dict[str, Any]:
     }
 
 
-def _totals(states: dict[str, Any]) -> dict[str, tuple[int, int, str, int, int]]:
+def _totals(states: dict[str, Any]) -> dict[str, tuple[int, int, str, int, int, int]]:
     return {
         n: (
             s.stats.packets_received,
@@ -205,6 +205,7 @@ def _totals(states: dict[str, Any]) -> dict[str, tuple[int, int, str, int, int]]
             str(s.status),
             s.decode.decode_errors,
             s.decode.samples_skipped,
+            getattr(s.decode, "guard_trips", 0),
         )
         for n, s in states.items()
     }
@@ -286,11 +287,11 @@ def _report(
     elapsed = time.monotonic() - mark["at"]
     before, now = mark["totals"], _totals(states)
     per_cam = {}
-    for name, (pk, kf, status, err, skip) in now.items():
-        pk0, kf0, _, err0, skip0 = before.get(name, (0, 0, "", 0, 0))
+    for name, (pk, kf, status, err, skip, trips) in now.items():
+        pk0, kf0, _, err0, skip0, trips0 = before.get(name, (0, 0, "", 0, 0, 0))
         per_cam[name] = {
             "packets": pk - pk0, "samples": kf - kf0, "status": status,
-            "errors": err - err0, "skipped": skip - skip0,
+            "errors": err - err0, "skipped": skip - skip0, "guard_trips": trips - trips0,
         }  # fmt: skip
     lags = list(probe.samples)
     return {
@@ -557,6 +558,7 @@ def _figures(
         "keyframes_per_s": samples / el,
         "decode_errors": sum(v.get("errors", 0) for v in cams.values()),
         "samples_skipped": sum(v.get("skipped", 0) for v in cams.values()),
+        "guard_trips_per_s": sum(v.get("guard_trips", 0) for v in judged.values()) / el,
         "pool": rep.get("pool"),
         "samples_per_camera_min": rates[0] if rates else None,
         "samples_per_camera_median": rates[len(rates) // 2] if rates else None,
@@ -684,6 +686,8 @@ def print_table(rows: list[dict[str, Any]]) -> None:
             f" {_num(r['ffmpeg_cpu_per_camera_pct'], 2):>8} {_num(r['ffmpeg_ratio'], 1):>6}"
             f"  {r['load_avg']}"
         )
+        if r.get("guard_trips_per_s") is not None:
+            print(f"      size guard trips: {r['guard_trips_per_s']:.2f}/s (healthy cameras)")
         if r.get("check"):
             print(f"      camwatch check over 217: {r['check']}")
         if r.get("fleet_health"):

@@ -33,7 +33,9 @@ log = logging.getLogger("camwatch.camera")
 
 RR_INTERVAL = 5.0
 QUIET_READ = 1.0  # s without media before reads go back to every byte (see read_every)
-WATCH_TICK = 0.5  # stall detection granularity; 1000 cameras → 2000 wakeups/s (~10 µs each)
+# Longest watch tick: the granularity of stall detection (5 s by default) and of
+# the statistics checks. Each tick of each camera is a wakeup of the loop (~20 us).
+WATCH_TICK = 1.0
 NO_MEDIA_AUTO_FALLBACK = 3.0  # "auto" transport: UDP that brings nothing within this → TCP
 
 
@@ -271,7 +273,10 @@ class CameraMonitor:
         loop = asyncio.get_running_loop()
         wake = loop.create_future()
         self._wake = wake
-        timer = loop.call_later(WATCH_TICK, _settle, wake)
+        s = self.settings
+        timer = loop.call_later(
+            min(WATCH_TICK, s.publish_interval, s.stall_timeout / 4), _settle, wake
+        )
         try:
             await wake
         finally:
