@@ -28,6 +28,9 @@ def main() -> int:
     p.add_argument("--healthy", action="store_true", help="only the healthy run")
     p.add_argument("--faults", action="store_true", help="only the fault run")
     p.add_argument("--json", metavar="DIR", help="also write each report as JSON here")
+    p.add_argument(
+        "--healthy-interval", type=float, metavar="S", help="every camera's healthy interval"
+    )
     args = p.parse_args()
     names = []
     if args.healthy or not args.faults:
@@ -38,11 +41,12 @@ def main() -> int:
     ok = True
     for name in names:
         started = time.perf_counter()
-        report = evaluate(name, progress=_progress)
+        report = evaluate(name, progress=_progress, healthy_interval=args.healthy_interval)
         print(f"\n## {name} ({time.perf_counter() - started:.0f} s wall)\n")
         print(format_report(report), flush=True)
         if args.json:
-            out = Path(args.json) / f"{name}.json"
+            suffix = "" if args.healthy_interval is None else f"-h{args.healthy_interval:g}"
+            out = Path(args.json) / f"{name}{suffix}.json"
             out.write_text(json.dumps(report_dict(report), indent=1), encoding="utf-8")
         ok = ok and report.passed
     return 0 if ok else 1

@@ -448,7 +448,13 @@ class Recorder:
             open_.clear()
 
 
-def inventory_for(server: SimServer, thresholds: Mapping[str, float] | None = None) -> Inventory:
+def inventory_for(
+    server: SimServer,
+    thresholds: Mapping[str, float] | None = None,
+    healthy_interval: float | None = None,
+) -> Inventory:
+    """healthy_interval: every camera's healthy_sample_interval (None: the default)."""
+    extra = {} if healthy_interval is None else {"healthy_sample_interval": healthy_interval}
     cams = []
     for name in server.urls():
         spec = server.cameras[name].spec
@@ -456,6 +462,7 @@ def inventory_for(server: SimServer, thresholds: Mapping[str, float] | None = No
             CameraConfig(
                 name=name, url=server.url(name), site=spec.site, tags=("eval",),
                 username=spec.user, password=spec.password, thresholds=dict(thresholds or {}),
+                **extra,
             )
         )  # fmt: skip
     return Inventory(path=None, cameras=tuple(cams))
@@ -478,6 +485,7 @@ async def run_evaluation(
     duration: float | None = None,
     *,
     thresholds: Mapping[str, float] | None = None,
+    healthy_interval: float | None = None,
     progress: Progress | None = None,
     encode_timeout: float = 900.0,
 ) -> Record:
@@ -488,7 +496,7 @@ async def run_evaluation(
     sim = SimThread(SimServer(scenario, encode_all_first=True), "camwatch-eval-sim")
     try:
         server = await asyncio.to_thread(sim.start, encode_timeout)
-        inventory = inventory_for(server, thresholds)
+        inventory = inventory_for(server, thresholds, healthy_interval)
         core = Core(inventory, CoreOptions(store=False, notify=False))
         hooks = _count_samples(core)
         recorder = Recorder(list(inventory.cameras))
@@ -585,11 +593,13 @@ def evaluate(
     duration: float | None = None,
     *,
     progress: Progress | None = None,
+    healthy_interval: float | None = None,
     **overrides: Any,
 ) -> Report:
     """Build the scenario, run it through the pipeline and score it (blocking)."""
     scenario = build_scenario(name, **overrides)
-    record = asyncio.run(run_evaluation(scenario, duration, progress=progress))
+    run = run_evaluation(scenario, duration, progress=progress, healthy_interval=healthy_interval)
+    record = asyncio.run(run)
     return score(record)
 
 

@@ -37,6 +37,8 @@ def test_usage_errors_exit_3() -> None:
     assert cli("probe").returncode == 3
     assert cli("no-such-command").returncode == 3
     assert cli("probe", "rtsp://127.0.0.1/x", "--seconds", "0").returncode == 3
+    bad = cli("eval", "--healthy-interval", "-1")
+    assert bad.returncode == 3 and "--healthy-interval" in bad.stderr
 
 
 def test_headless_commands_never_import_textual() -> None:

@@ -28,6 +28,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=float,
         help="minutes to monitor (default: the scenario's, or until its last change + 30 s)",
     )
+    parser.add_argument(
+        "--healthy-interval",
+        type=float,
+        metavar="S",
+        help="every camera's healthy_sample_interval (default: the configuration default, 4 s)",
+    )
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
 
@@ -41,6 +47,9 @@ def run(args: argparse.Namespace) -> int:
     if args.minutes is not None and not 0 < args.minutes <= 24 * 60:
         print("camwatch eval: --minutes must be in (0, 1440]", file=sys.stderr)
         return EXIT_USAGE
+    if args.healthy_interval is not None and not 0 <= args.healthy_interval <= 3600:
+        print("camwatch eval: --healthy-interval must be in [0, 3600] seconds", file=sys.stderr)
+        return EXIT_USAGE
     progress = None if args.quiet else _progress
     if not args.quiet:
         print(f"camwatch eval: encoding {args.scenario}...", file=sys.stderr, flush=True)
@@ -49,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
             args.scenario,
             None if args.minutes is None else args.minutes * 60.0,
             progress=progress,
+            healthy_interval=args.healthy_interval,
         )
     except ScenarioError as exc:
         print(f"camwatch eval: {exc}", file=sys.stderr)
