@@ -125,6 +125,7 @@ class MediaPipeline:
         self._last_sample_at = -1e9
         self._last_done_at = 0.0  # monotonic time of the last sample delivered
         self.sample_period: float | None = None  # smoothed time between samples
+        self._period_from_next = False  # the schedule changed between two samples
         self._keyframes_decoded = 0
         self._decode_errors = 0
         self._skipped = 0
@@ -264,6 +265,9 @@ class MediaPipeline:
         if self.sample_interval != self.base_interval:
             self.sample_interval = self.base_interval
             self.sample_period = None  # measure the new schedule afresh (as _adapt)
+            # ...from the next sample on: the gap before it belongs to the
+            # healthy schedule and would read as a fleet too busy to sample.
+            self._period_from_next = True
         log.debug("%s: frame sizes changed (%s)", self.camera, guard.last_trip)
 
     def _maybe_sample(self, data: bytes, rtp_ts: int, now: float) -> None:
@@ -310,7 +314,9 @@ class MediaPipeline:
             return
         result: Sampled = fut.result()
         now = time.monotonic()
-        if self._last_done_at > 0:
+        if self._period_from_next:
+            self._period_from_next = False
+        elif self._last_done_at > 0:
             period = now - self._last_done_at
             prev = self.sample_period
             self.sample_period = period if prev is None else prev + 0.3 * (period - prev)

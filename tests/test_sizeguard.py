@@ -334,5 +334,12 @@ async def test_a_trip_brings_back_every_keyframe(
         # 3 T after the last sample: sampled only if the guard tripped.
         await cam.gop(other, 2)
         assert cam.samples == samples + (look == "covered")
+        if look == "covered":
+            # The gap before that sample belongs to the healthy schedule: not
+            # measured (it would read as a fleet too busy to sample on time).
+            assert cam.pipe.sample_period is None
+            await cam.gop(other, 3)
+            assert cam.samples == samples + 2
+            assert cam.pipe.sample_period is not None and cam.pipe.sample_period < HEALTHY
     finally:
         cam.close()
