@@ -107,14 +107,18 @@ class Pulse:
             return True  # no time, or silence: let the snapshot tell
         if self.lost != prev.lost or self.frames_dropped != prev.frames_dropped:
             return True
+        # Frames counted between two checks move by a read's worth (reads are
+        # coalesced, a fifth of a second each), so the band is wider than
+        # stats_moved's on the windowed figure, yet well inside a halving.
         fps = (self.frames - prev.frames) / dt
-        if abs(fps - published.fps) > max(2.0, 0.25 * published.fps):
+        if abs(fps - published.fps) > max(2.0, 0.4 * published.fps):
             return True
         # One second holds a keyframe or not: +-25 % around the mean at GOP 2 s.
         bitrate = (self.bytes - prev.bytes) * 8 / dt
         if not 0.5 * published.bitrate_bps <= bitrate <= 2.0 * published.bitrate_bps:
             return True
-        return abs(self.frame_jitter_ms - published.frame_jitter_ms) > 2.5
+        # The very figure a snapshot publishes: stats_moved's own deadband.
+        return abs(self.frame_jitter_ms - published.frame_jitter_ms) > 5.0
 
 
 class StreamStatsTracker:
