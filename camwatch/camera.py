@@ -249,7 +249,7 @@ class CameraMonitor:
                 prev, pulse = pulse, pipe.stats.pulse(now)
                 if prev is not None and silent_for < QUIET_READ and pulse.at > prev.at:
                     rate = (pulse.bytes - prev.bytes) / (pulse.at - prev.at)
-                    session.wake_after(int(rate * s.read_every))
+                    _follow_rate(session, int(rate * s.read_every))
                 if due or prev is None or pulse.may_have_moved(prev, self.state.stats):
                     stats = pipe.stats.snapshot(now)
                     if due or stats_moved(self.state.stats, stats):
@@ -382,15 +382,15 @@ class _SinkProxy:
         if pipe is not None:
             pipe.on_rtp(data)
 
-    def on_rtp_run(self, payloads: list[bytes]) -> None:
+    def on_rtp_run(self, payloads: list[bytes], newest: bool) -> None:
         pipe = self.m._pipeline
         if pipe is not None:
-            pipe.on_rtp_run(payloads)
+            pipe.on_rtp_run(payloads, newest)
 
-    def on_rtcp(self, data: bytes) -> None:
+    def on_rtcp(self, data: bytes, exact: bool = True) -> None:
         pipe = self.m._pipeline
         if pipe is not None:
-            pipe.on_rtcp(data)
+            pipe.on_rtcp(data, exact)
 
     def on_closed(self, error: BaseException | None) -> None:
         pipe = self.m._pipeline
@@ -398,6 +398,18 @@ class _SinkProxy:
             pipe.on_closed(error)
         self.m._closed_event.set()
         self.m._wake_up()
+
+
+def _follow_rate(session: RtspSession, low_water: int) -> None:
+    """Move the low-water mark only when the stream's rate moved a lot.
+
+    Lowering it makes the socket readable at once, at no frame's arrival: that
+    read's newest packet then carries a stale arrival time into the jitter
+    filters. A steady camera's mark settles after its first second.
+    """
+    current = session.low_water
+    if current == 1 or not current / 2 <= low_water <= current * 2:
+        session.wake_after(low_water)
 
 
 def stats_moved(old: StreamStats, new: StreamStats) -> bool:

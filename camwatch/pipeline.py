@@ -138,14 +138,15 @@ class MediaPipeline:
     def on_rtp(self, data: bytes) -> None:
         self._packet(data, time.monotonic())
 
-    def on_rtp_run(self, payloads: list[bytes]) -> None:
+    def on_rtp_run(self, payloads: list[bytes], newest: bool = True) -> None:
         """Packets read from the socket at once: only the newest one's arrival
-        time is known (it is the one that woke us); see StreamStatsTracker.on_packet."""
+        time is known (it is the one that woke us; newest False: an RTCP packet
+        came after it); see StreamStatsTracker.on_packet."""
         now = time.monotonic()
         packet = self._packet
         for data in payloads[:-1]:
             packet(data, now, False)
-        packet(payloads[-1], now, True)
+        packet(payloads[-1], now, newest)
 
     def _packet(self, data: bytes, now: float, exact: bool = True) -> None:
         if type(data) is bytes and len(data) >= 12 and data[0] == 0x80:
@@ -233,10 +234,15 @@ class MediaPipeline:
             return h264.H264Depacketizer(sprop)
         return h265.H265Depacketizer(sprop)
 
-    def on_rtcp(self, data: bytes) -> None:
+    def on_rtcp(self, data: bytes, exact: bool = True) -> None:
+        """exact False: later packets came in the same read, so this one's
+        arrival is not known: its report is kept for our receiver reports but
+        its timing stays out of the clock-drift figures (a read's time instead
+        would read as hundreds of ppm over a short span)."""
         now, wall = time.monotonic(), time.time()
         for sr in parse_rtcp(data):
-            self.stats.on_sender_report(sr.ntp_time, sr.rtp_timestamp, now, wall)
+            if exact:
+                self.stats.on_sender_report(sr.ntp_time, sr.rtp_timestamp, now, wall)
             self.last_sr = (sr.ntp_middle32, now)
 
     def on_closed(self, error: BaseException | None) -> None:

@@ -8,7 +8,7 @@ import asyncio
 import dataclasses
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 
 import pytest
@@ -156,9 +156,14 @@ async def test_try_submit_stays_a_bounded_fifo() -> None:
 # --------------------------------------------------------------------------- framing
 
 
+def recorder(out: list, tag: str = "") -> Callable[[list[bytes], bool], None]:
+    """A route that records (tag, payloads, newest) for each call."""
+    return lambda payloads, newest: out.append((tag, payloads, newest))
+
+
 def test_routed_payloads_skip_the_list_and_keep_stream_order() -> None:
-    seen: list[tuple[str, list[bytes]]] = []
-    routes = {0: lambda r: seen.append(("rtp", r)), 1: lambda r: seen.append(("rtcp", r))}
+    seen: list[tuple[str, list[bytes], bool]] = []
+    routes = {0: recorder(seen, "rtp"), 1: recorder(seen, "rtcp")}
     reply = b"RTSP/1.0 200 OK\r\nCSeq: 3\r\nContent-Length: 2\r\n\r\nok"
     stream = (
         b"$\x00\x00\x03abc" + reply + b"$\x05\x00\x01z" + b"$\x01\x00\x02rr" + b"$\x00\x00\x04defg"
@@ -167,31 +172,39 @@ def test_routed_payloads_skip_the_list_and_keep_stream_order() -> None:
     out = []
     for i in range(0, len(stream), 7):  # split anywhere, as TCP does
         out += framer.feed_routed(stream[i : i + 7], routes)
-    assert seen == [("rtp", [b"abc"]), ("rtcp", [b"rr"]), ("rtp", [b"defg"])]
+    assert seen == [("rtp", [b"abc"], True), ("rtcp", [b"rr"], True), ("rtp", [b"defg"], True)]
     assert out == [TextMessage(reply), BinaryFrame(5, b"z")]  # unrouted channel: returned
 
 
 def test_a_route_that_raises_does_not_keep_the_others_from_theirs() -> None:
-    def boom(payloads: list[bytes]) -> None:
+    def boom(payloads: list[bytes], newest: bool) -> None:
         raise ValueError("sink failed")
 
-    rtcp: list[list[bytes]] = []
+    rtcp: list = []
     framer = InterleavedFramer()
     with pytest.raises(ValueError):
-        framer.feed_routed(b"$\x00\x00\x03bad$\x01\x00\x02rr$\x00", {0: boom, 1: rtcp.append})
-    assert rtcp == [[b"rr"]]
-    got: list[list[bytes]] = []
-    framer.feed_routed(b"\x00\x02ok", {0: got.append, 1: rtcp.append})
-    assert got == [[b"ok"]]  # the read that raised was consumed; the cut frame was kept
+        framer.feed_routed(b"$\x00\x00\x03bad$\x01\x00\x02rr$\x00", {0: boom, 1: recorder(rtcp)})
+    assert rtcp == [("", [b"rr"], True)]
+    got: list = []
+    framer.feed_routed(b"\x00\x02ok", {0: recorder(got), 1: recorder(rtcp)})
+    assert got == [("", [b"ok"], True)]  # the read that raised was consumed; the cut one kept
 
 
-def test_a_read_hands_each_channel_its_packets_in_one_list() -> None:
-    lists: list[list[bytes]] = []
+def test_a_read_hands_each_channel_its_packets_in_one_list_and_names_the_newest() -> None:
+    lists: list = []
+    routes = {0: recorder(lists, "rtp"), 1: recorder(lists, "rtcp")}
     framer = InterleavedFramer()
     stream = b"$\x00\x00\x01a$\x00\x00\x01b$\x01\x00\x01r$\x00\x00\x01c$\x00\x00\x02de"
-    framer.feed_routed(stream[:-1], {0: lists.append, 1: lists.append})  # the last one cut
-    framer.feed_routed(stream[-1:], {0: lists.append, 1: lists.append})
-    assert lists == [[b"a", b"b", b"c"], [b"r"], [b"de"]]
+    framer.feed_routed(stream[:-1], routes)  # the last one cut
+    framer.feed_routed(stream[-1:], routes)
+    assert lists == [
+        ("rtp", [b"a", b"b", b"c"], True),  # "c" came after the RTCP packet
+        ("rtcp", [b"r"], False),  # its arrival is not the read's
+        ("rtp", [b"de"], True),
+    ]
+    lists.clear()
+    framer.feed_routed(b"$\x00\x00\x01a$\x01\x00\x01r", routes)
+    assert lists == [("rtp", [b"a"], False), ("rtcp", [b"r"], True)]
 
 
 # --------------------------------------------------------------------------- stats

@@ -179,3 +179,24 @@ def test_sender_report_builder_matches_hand_layout() -> None:
     )
     [report] = parse_rtcp(data)
     assert report.ntp_time == pytest.approx(1_700_000_000.25, abs=1e-6)
+
+
+def test_a_sender_report_of_unknown_arrival_stays_out_of_the_clock_drift() -> None:
+    # Read together with later packets (coalesced TCP reads), an SR's arrival is
+    # the read's time, up to a fifth of a second late: kept for our receiver
+    # reports (LSR/DLSR), never for the drift of the camera's clock.
+    from camwatch.decode import DecodePool
+    from camwatch.pipeline import MediaPipeline
+    from camwatch.rtsp.sdp import MediaTrack
+
+    track = MediaTrack("video", 96, "H264", 90000, {}, "rtsp://127.0.0.1/cam/", None)
+    pool = DecodePool(1)
+    try:
+        pipe = MediaPipeline("cam", track, pool)
+        pipe.on_rtcp(build_sender_report(7, 1_700_000_000.0, 1000, 10, 1000), exact=False)
+        assert pipe.last_sr is not None
+        assert pipe.stats.snapshot(0.0).clock_drift_ppm is None and not pipe.stats._srs
+        pipe.on_rtcp(build_sender_report(7, 1_700_000_001.0, 91000, 20, 2000))
+        assert len(pipe.stats._srs) == 1
+    finally:
+        pool.shutdown()

@@ -35,7 +35,7 @@ from aiortsp.transport.udp import UDPTransport
 from ..redact import redact_text
 from ..state import Status
 from .auth import choose_auth
-from .framing import BinaryFrame, FramingError, InterleavedFramer
+from .framing import BinaryFrame, FramingError, InterleavedFramer, Route
 from .headers import parse_session
 from .sdp import MediaTrack, SdpError, SessionDescription, base_url, parse_sdp
 
@@ -61,8 +61,10 @@ log = logging.getLogger("camwatch.rtsp")
 
 class MediaSink(Protocol):
     def on_rtp(self, data: bytes) -> None: ...
-    def on_rtp_run(self, payloads: list[bytes]) -> None: ...  # consecutive packets of one read
-    def on_rtcp(self, data: bytes) -> None: ...
+    # One read's packets; newest: the last of them is the newest of the read.
+    def on_rtp_run(self, payloads: list[bytes], newest: bool) -> None: ...
+    # exact False: the packet's arrival is not known (others came after it in its read).
+    def on_rtcp(self, data: bytes, exact: bool = True) -> None: ...
     def on_closed(self, error: BaseException | None) -> None: ...
 
 
@@ -120,7 +122,7 @@ class _Connection(RTSPConnection):
         self._framer = InterleavedFramer()
         self._text = RTSPParser()
         # Interleaved channels whose payloads go straight to a media sink.
-        self.payload_routes: dict[int, Callable[[list[bytes]], None]] = {}
+        self.payload_routes: dict[int, Route] = {}
         self.auth_offered = False
         # Nobody awaits `result` on every path; retrieve it so asyncio never
         # logs "exception was never retrieved".
@@ -190,7 +192,7 @@ def _bind_sink(transport: TCPTransport | UDPTransport, sink: MediaSink) -> None:
 
 
 class _TcpTransport(TCPTransport):
-    handle_rtp_run: Callable[[list[bytes]], None] | None = None
+    handle_rtp_run: Route | None = None
 
     async def prepare(self) -> None:
         await super().prepare()
@@ -203,13 +205,14 @@ class _TcpTransport(TCPTransport):
             self.rtcp_idx: self._rtcp_run,
         }
 
-    def _rtp_one_by_one(self, payloads: list[bytes]) -> None:
+    def _rtp_one_by_one(self, payloads: list[bytes], newest: bool) -> None:
         for payload in payloads:
             self.handle_rtp_data(payload)
 
-    def _rtcp_run(self, payloads: list[bytes]) -> None:
-        for payload in payloads:
-            self.handle_rtcp_data(payload)
+    def _rtcp_run(self, payloads: list[bytes], newest: bool) -> None:
+        last = len(payloads) - 1
+        for i, payload in enumerate(payloads):
+            self.handle_rtcp_data(payload, newest and i == last)
 
     def handle_rtp_bin(self, binary: BinaryFrame) -> None:  # type: ignore[override]
         self.handle_rtp_data(binary.payload)

@@ -32,7 +32,10 @@ class FramingError(ValueError):
     pass
 
 
-_NO_ROUTES: Mapping[int, Callable[[bytes], None]] = {}
+# A route takes one read's payloads of its channel, and whether the last of
+# them is the newest routed frame of the read.
+Route = Callable[[list[bytes], bool], None]
+_NO_ROUTES: Mapping[int, Route] = {}
 
 
 class InterleavedFramer:
@@ -46,7 +49,7 @@ class InterleavedFramer:
         return self.feed_routed(data, _NO_ROUTES)
 
     def feed_routed(
-        self, data: bytes, routes: Mapping[int, Callable[[list[bytes]], None]]
+        self, data: bytes, routes: Mapping[int, Route]
     ) -> list[TextMessage | BinaryFrame]:
         """feed(), except that binary frames on a routed channel go to its route
         as payload bytes instead of into the returned list: each routed channel's
@@ -54,14 +57,16 @@ class InterleavedFramer:
 
         This is the media hot path: no BinaryFrame per packet, and one call per
         channel and read (a TCP read holds a frame or more) rather than one per
-        packet. The last RTP payload of the list is the newest of the read, the
-        only one whose arrival time the caller knows. Every frame of the read is
-        consumed before the routes run; if a route raises, the others still get
-        theirs and the first exception propagates.
+        packet. A route is told whether its list's last payload is the newest
+        routed frame of the read: the only one whose arrival time (the read's)
+        the caller knows. Every frame of the read is consumed before the routes
+        run; if a route raises, the others still get theirs and the first
+        exception propagates.
         """
         buf = self._buf + data if self._buf else data
         out: list[TextMessage | BinaryFrame] = []
         lists: dict[int, list[bytes]] = {}
+        newest = -1  # channel of the last routed frame
         i, n = 0, len(buf)
         while i < n:
             if buf[i] == 0x24:  # '$'
@@ -73,6 +78,7 @@ class InterleavedFramer:
                     break
                 channel = buf[i + 1]
                 if channel in routes:
+                    newest = channel
                     got = lists.get(channel)
                     if got is None:
                         lists[channel] = [buf[i + 4 : end]]
@@ -97,7 +103,7 @@ class InterleavedFramer:
             i = self._skip_garbage(buf, i)
         self._buf = buf[i:]
         if lists:
-            _deliver(routes, lists)
+            _deliver(routes, lists, newest)
         return out
 
     def _skip_garbage(self, buf: bytes, i: int) -> int:
@@ -110,13 +116,11 @@ class InterleavedFramer:
         return stop
 
 
-def _deliver(
-    routes: Mapping[int, Callable[[list[bytes]], None]], lists: dict[int, list[bytes]]
-) -> None:
+def _deliver(routes: Mapping[int, Route], lists: dict[int, list[bytes]], newest: int) -> None:
     error: BaseException | None = None
     for channel, payloads in lists.items():
         try:
-            routes[channel](payloads)
+            routes[channel](payloads, channel == newest)
         except BaseException as exc:  # re-raised below, after the other channels
             error = error or exc
     if error is not None:
