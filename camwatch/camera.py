@@ -32,7 +32,6 @@ from .stats import Pulse
 log = logging.getLogger("camwatch.camera")
 
 RR_INTERVAL = 5.0
-QUIET_READ = 1.0  # s without media before reads go back to every byte (see read_every)
 # Longest watch tick: the granularity of stall detection (5 s by default) and of
 # the statistics checks. Each tick of each camera is a wakeup of the loop (~20 us).
 WATCH_TICK = 1.0
@@ -61,9 +60,6 @@ class MonitorSettings:
     gray_width: int = 320
     rgb_width: int = 160
     retry: bool = True  # False for one-shot probes: stop at the first failure
-    # Interleaved (TCP) media is read about this many seconds at a time, not at
-    # every frame (RtspSession.wake_after); 0: at every frame.
-    read_every: float = 0.2
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +109,6 @@ class CameraMonitor:
         self._conditions_changed = False
         self._wake: asyncio.Future[None] | None = None
         self._pipeline: MediaPipeline | None = None
-        self.session: RtspSession | None = None  # the current attempt's
         self._closed_event = asyncio.Event()
         self._last_decoded: Any = None
         self._transport = "udp" if target.transport in ("udp", "auto") else "tcp"
@@ -158,7 +153,6 @@ class CameraMonitor:
         self._pipeline = None
         self._closed_event.clear()
         session = RtspSession(self._endpoint(), _SinkProxy(self), on_track=self._make_pipeline)
-        self.session = session
         try:
             try:
                 await self._open(session)
@@ -222,8 +216,6 @@ class CameraMonitor:
                 self._set_status(Status.OFFLINE, reason)
                 return
             silent_for = now - (pipe.last_packet or opened)
-            if silent_for >= QUIET_READ:
-                session.wake_after(1)  # a trickle, or RTSP replies alone: read every byte
             if pipe.last_packet is not None and silent_for < s.stall_timeout:
                 if self.state.status is not Status.LIVE:
                     self.backoff.reset()
@@ -247,9 +239,6 @@ class CameraMonitor:
                 next_check = now + s.publish_interval
                 due = now >= next_publish or self._conditions_changed
                 prev, pulse = pulse, pipe.stats.pulse(now)
-                if prev is not None and silent_for < QUIET_READ and pulse.at > prev.at:
-                    rate = (pulse.bytes - prev.bytes) / (pulse.at - prev.at)
-                    _follow_rate(session, int(rate * s.read_every))
                 if due or prev is None or pulse.may_have_moved(prev, self.state.stats):
                     stats = pipe.stats.snapshot(now)
                     if due or stats_moved(self.state.stats, stats):
@@ -398,18 +387,6 @@ class _SinkProxy:
             pipe.on_closed(error)
         self.m._closed_event.set()
         self.m._wake_up()
-
-
-def _follow_rate(session: RtspSession, low_water: int) -> None:
-    """Move the low-water mark only when the stream's rate moved a lot.
-
-    Lowering it makes the socket readable at once, at no frame's arrival: that
-    read's newest packet then carries a stale arrival time into the jitter
-    filters. A steady camera's mark settles after its first second.
-    """
-    current = session.low_water
-    if current == 1 or not current / 2 <= low_water <= current * 2:
-        session.wake_after(low_water)
 
 
 def stats_moved(old: StreamStats, new: StreamStats) -> bool:

@@ -150,6 +150,7 @@ class StreamStatsTracker:
         "_frames_dropped",
         "_fresh",
         "_fts",
+        "_jfts",
         "_jitter",
         "_jlt",
         "_keyframes",
@@ -229,7 +230,8 @@ class StreamStatsTracker:
         self._ct = 0.0  # transit made continuous across timestamp wrap and re-base
         self._jitter = 0.0
         # The same filter over frames: transit of the last frame's first packet.
-        self._fts = 0  # RTP timestamp of the newest frame (set by the first packet)
+        self._fts = 0  # RTP timestamp of the newest forward frame (set by its first packet)
+        self._jfts = 0  # ...of the last frame the frame filter took
         self._flt = 0.0
         self._fjitter = 0.0
         # Frame ring: arrival, extended RTP timestamp, size, keyframe, epoch.
@@ -268,7 +270,6 @@ class StreamStatsTracker:
             self._first_packet(seq, rtp_ts, arrival, size)
             return
         udelta = (seq - self._max_seq) & 0xFFFF
-        new_frame = False
         if udelta < MAX_DROPOUT:
             if seq < self._max_seq:
                 self._cycles += SEQ_MOD
@@ -277,7 +278,8 @@ class StreamStatsTracker:
             # A frame starts when the timestamp moves forward: B-frames, sent after
             # the later frame they depend on, step back and are left out, so the
             # I/P frames (a constant reorder delay apart) keep a steady transit.
-            new_frame = 0 < ((rtp_ts - self._fts) & 0xFFFFFFFF) < _TS_HALF
+            if 0 < ((rtp_ts - self._fts) & 0xFFFFFFFF) < _TS_HALF:
+                self._fts = rtp_ts
         elif udelta > SEQ_MOD - MAX_MISORDER:
             # Late or duplicate: it belongs to the previous cycle when it is above max_seq.
             rfc_ext = self._cycles + seq - (SEQ_MOD if seq > self._max_seq else 0)
@@ -297,12 +299,13 @@ class StreamStatsTracker:
             d += 4294967296.0
         self._ct += d
         if exact:
-            self._jitters(rtp_ts, transit, new_frame)
+            self._jitters(rtp_ts, transit)
         self._store(ext, arrival, size)
 
-    def _jitters(self, rtp_ts: int, transit: float, new_frame: bool) -> None:
+    def _jitters(self, rtp_ts: int, transit: float) -> None:
         """RFC 3550 A.8 over the packets whose arrival is known, and the same
-        filter over the first of them in each new frame."""
+        filter over the first of them in each newest forward frame (a B-frame
+        read last stays out, whatever came with it)."""
         d = transit - self._jlt
         self._jlt = transit
         if d > 2147483648.0:
@@ -310,13 +313,13 @@ class StreamStatsTracker:
         elif d < -2147483648.0:
             d += 4294967296.0
         self._jitter += (abs(d) - self._jitter) * 0.0625
-        if new_frame:
-            self._frame_jitter(rtp_ts, transit)
+        if rtp_ts == self._fts and rtp_ts != self._jfts:
+            self._jfts = rtp_ts
+            self._frame_jitter(transit)
 
-    def _frame_jitter(self, rtp_ts: int, transit: float) -> None:
+    def _frame_jitter(self, transit: float) -> None:
         d = transit - self._flt
         self._flt = transit
-        self._fts = rtp_ts
         if d > 2147483648.0:
             d -= 4294967296.0
         elif d < -2147483648.0:
@@ -342,7 +345,7 @@ class StreamStatsTracker:
         self._off = 0
         self._first_ext = seq
         self._lt = self._jlt = arrival * self._rate - rtp_ts
-        self._fts, self._flt = rtp_ts, self._lt
+        self._fts, self._jfts, self._flt = rtp_ts, rtp_ts, self._lt
         self._store(seq, arrival, size)
 
     def _init_seq(self, seq: int) -> None:
@@ -375,7 +378,7 @@ class StreamStatsTracker:
         self._off = next_ext - seq
         self._epoch += 1
         self._lt = self._jlt = arrival * self._rate - rtp_ts
-        self._fts, self._flt = rtp_ts, self._lt
+        self._fts, self._jfts, self._flt = rtp_ts, rtp_ts, self._lt
         self._store(next_ext, arrival, size)
 
     # ---- per-frame and control events --------------------------------------------------

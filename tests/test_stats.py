@@ -643,3 +643,20 @@ def test_packets_without_a_known_arrival_stay_out_of_the_jitter_filters() -> Non
 
     assert max(run(exact_all=False)) < 0.5
     assert min(run(exact_all=True)) > 5.0  # what the filters read if they took every packet
+
+
+def test_b_frames_read_last_stay_out_of_the_frame_jitter() -> None:
+    # IBBP in send order (P3 B1 B2 P6 B4 B5 ...), two frames per read, steady:
+    # a read may end on a B-frame, whose timestamp steps back by the reorder delay.
+    order = [0]
+    for p in range(3, 300, 3):
+        order += [p, p - 2, p - 1]
+    t = StreamStatsTracker(90000)
+    seq = 0
+    for r in range(0, len(order) - 1, 2):
+        now = 10.0 + (r + 1) / 15  # the read happens as its second frame arrives
+        for k, frame in enumerate(order[r : r + 2]):
+            for p in range(3):
+                seq += 1
+                t.on_packet(seq, 9000 + frame * 6000, now, 1000, exact=k == 1 and p == 2)
+    assert t.frame_jitter_ms < 1.0, t.frame_jitter_ms

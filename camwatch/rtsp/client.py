@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -52,7 +51,6 @@ class _RedactingFilter(logging.Filter):
 
 
 READ_SIZE = 64 * 1024  # bytes per socket read (see _Connection.connection_made)
-MAX_LOW_WATER = 32 * 1024  # SO_RCVLOWAT ceiling (see RtspSession.wake_after)
 
 wire_log = logging.getLogger("camwatch.rtsp.wire")
 wire_log.addFilter(_RedactingFilter())
@@ -352,7 +350,6 @@ class RtspSession:
         self.track: MediaTrack | None = None
         self.play_sent_at: float | None = None
         self._last_keepalive = 0.0
-        self.low_water = 1  # SO_RCVLOWAT in force (see wake_after)
 
     async def open(self) -> MediaTrack:
         ep = self.endpoint
@@ -411,32 +408,6 @@ class RtspSession:
             # dead connection matters, which the transport reports itself.
             log.debug("keepalive refused: %s", _status_of(exc))
 
-    def wake_after(self, nbytes: int) -> None:
-        """Interleaved media: let the kernel wake us only once nbytes are queued.
-
-        A camera sends each frame as one burst, so the loop otherwise reads every
-        socket at every frame (15 times a second), and the per-read cost (epoll,
-        recv, asyncio's read path) was a third of camwatch's event loop at 217
-        cameras. With a low-water mark of a few frames' bytes a read holds
-        several frames. The caller keeps the mark below what the stream brings
-        in a fraction of a second and drops it to 1 whenever the stream goes
-        quiet, so an RTSP reply or a trickle of media never waits on it. Only
-        the newest packet of a read has a known arrival time; the statistics'
-        jitter filters take only those (StreamStatsTracker.on_packet).
-        """
-        nbytes = max(1, min(MAX_LOW_WATER, int(nbytes)))
-        conn = self._conn
-        if nbytes == self.low_water or conn is None or self.endpoint.transport != "tcp":
-            return
-        sock = conn._transport.get_extra_info("socket") if conn._transport else None
-        if sock is None:
-            return
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVLOWAT, nbytes)
-        except OSError:
-            return  # not honoured: every read stays one frame, as before
-        self.low_water = nbytes
-
     async def send_rtcp(self, data: bytes) -> None:
         if self._transport is not None and self.alive:
             with contextlib.suppress(Exception):
@@ -444,7 +415,6 @@ class RtspSession:
 
     async def close(self, teardown: bool = True) -> None:
         """TEARDOWN (bounded, silent), then close sockets. Idempotent."""
-        self.wake_after(1)  # the TEARDOWN reply must not wait for media bytes
         session, transport, conn = self._session, self._transport, self._conn
         self._session = self._transport = self._conn = None
         if teardown and session is not None and conn is not None and conn.running:
