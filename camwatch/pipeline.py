@@ -261,7 +261,7 @@ class MediaPipeline:
 
     def _frames_lost(self) -> int:
         """Frames lost so far: the guard skips a GOP that lost any (read per GOP)."""
-        return self.stats.pulse(0.0).frames_dropped
+        return self.stats.frames_dropped
 
     def _guard_tripped(self, guard: SizeGuard) -> None:
         """The frame sizes changed: back to the full rate at once (the next

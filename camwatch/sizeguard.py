@@ -116,15 +116,14 @@ class Band:
         return Band(features, features)
 
     def widened(self, features: tuple[float, ...]) -> Band:
-        """The band that also holds features (ranges they lack stay as they are)."""
-        k = len(features)
+        """The band that also holds features (ranges they lack stay as they are,
+        features it lacks, after a GOP too short for P figures, start a range)."""
+        n = len(self.low)
         low = tuple(min(lo, x) for lo, x in zip(self.low, features, strict=False))
         high = tuple(max(hi, x) for hi, x in zip(self.high, features, strict=False))
-        return Band(low + self.low[k:], high + self.high[k:])
-
-    def truncated(self, count: int) -> Band:
-        """The ranges of the first `count` features only."""
-        return Band(self.low[:count], self.high[:count])
+        return Band(
+            low + self.low[len(low) :] + features[n:], high + self.high[len(high) :] + features[n:]
+        )
 
     def followed(self, features: tuple[float, ...], shrink: float) -> Band:
         """Widened to hold features, then each range narrowed by `shrink` of its
@@ -135,7 +134,8 @@ class Band:
             lo, hi = min(lo, x), max(hi, x)
             cut = (hi - lo) * half
             low[i], high[i] = lo + cut, hi - cut
-        return Band(tuple(low), tuple(high))
+        extra = features[len(low) :]
+        return Band(tuple(low) + extra, tuple(high) + extra)
 
     def outside(self, features: tuple[float, ...], margins: tuple[float, ...]) -> int | None:
         """Index of the first feature beyond the band by more than its margin."""
@@ -246,13 +246,8 @@ class SizeGuard:
 
     def _learn(self, features: tuple[float, ...]) -> None:
         band = self.band
-        if band is None:
-            band = Band.of(features)
-        elif len(features) < len(band.low):
-            # A GOP too short for P figures: the band keeps the features every
-            # learned GOP has (length and keyframe size at least).
-            band = band.truncated(len(features))
-        self.band = band.widened(features)
+        # A GOP too short for P figures widens only the ranges it has.
+        self.band = Band.of(features) if band is None else band.widened(features)
         self.learned += 1
 
     def _overdue(self) -> bool:

@@ -93,6 +93,7 @@ class Pulse:
     frames_dropped: int
     bytes: int
     frame_jitter_ms: float
+    gop_s: float | None  # the last keyframe interval seen
 
     def may_have_moved(self, prev: Pulse, published: StreamStats) -> bool:
         """False when nothing since `prev` can have moved the published figures
@@ -116,6 +117,12 @@ class Pulse:
         # One second holds a keyframe or not: +-25 % around the mean at GOP 2 s.
         bitrate = (self.bytes - prev.bytes) * 8 / dt
         if not 0.5 * published.bitrate_bps <= bitrate <= 2.0 * published.bitrate_bps:
+            return True
+        if (self.gop_s is None) != (published.gop_s is None) or (
+            self.gop_s is not None
+            and published.gop_s is not None
+            and abs(self.gop_s - published.gop_s) > 0.5
+        ):
             return True
         # The very figure a snapshot publishes: stats_moved's own deadband.
         return abs(self.frame_jitter_ms - published.frame_jitter_ms) > 5.0
@@ -141,18 +148,18 @@ class StreamStatsTracker:
         "_f_size",
         "_f_ts",
         "_fcap",
+        "_fct",
         "_first_ext",
         "_first_frame",
         "_fjitter",
         "_floor",
-        "_flt",
         "_frame_epoch",
         "_frames_dropped",
         "_fresh",
         "_fts",
+        "_jct",
         "_jfts",
         "_jitter",
-        "_jlt",
         "_keyframes",
         "_last_arrival",
         "_last_frame_arrival",
@@ -226,13 +233,13 @@ class StreamStatsTracker:
         self._epoch = 0  # bumped when the source re-bases: RTP time is not comparable across
         # RFC 3550 A.8 state, in RTP units.
         self._lt = 0.0  # last raw transit
-        self._jlt = 0.0  # last raw transit of a packet whose arrival is known
+        self._jct = 0.0  # _ct at the last packet whose arrival is known
         self._ct = 0.0  # transit made continuous across timestamp wrap and re-base
         self._jitter = 0.0
         # The same filter over frames: transit of the last frame's first packet.
         self._fts = 0  # RTP timestamp of the newest forward frame (set by its first packet)
         self._jfts = 0  # ...of the last frame the frame filter took
-        self._flt = 0.0
+        self._fct = 0.0  # _ct at that frame
         self._fjitter = 0.0
         # Frame ring: arrival, extended RTP timestamp, size, keyframe, epoch.
         self._f_arr = np.zeros(self._fcap, dtype=np.float64)
@@ -299,32 +306,21 @@ class StreamStatsTracker:
             d += 4294967296.0
         self._ct += d
         if exact:
-            self._jitters(rtp_ts, transit)
+            self._jitters(rtp_ts)
         self._store(ext, arrival, size)
 
-    def _jitters(self, rtp_ts: int, transit: float) -> None:
+    def _jitters(self, rtp_ts: int) -> None:
         """RFC 3550 A.8 over the packets whose arrival is known, and the same
         filter over the first of them in each newest forward frame (a B-frame
-        read last stays out, whatever came with it)."""
-        d = transit - self._jlt
-        self._jlt = transit
-        if d > 2147483648.0:
-            d -= 4294967296.0
-        elif d < -2147483648.0:
-            d += 4294967296.0
-        self._jitter += (abs(d) - self._jitter) * 0.0625
+        read last stays out, whatever came with it). Differences are taken on
+        the continuous transit, already folded across wraps and re-bases."""
+        ct = self._ct
+        self._jitter += (abs(ct - self._jct) - self._jitter) * 0.0625
+        self._jct = ct
         if rtp_ts == self._fts and rtp_ts != self._jfts:
             self._jfts = rtp_ts
-            self._frame_jitter(transit)
-
-    def _frame_jitter(self, transit: float) -> None:
-        d = transit - self._flt
-        self._flt = transit
-        if d > 2147483648.0:
-            d -= 4294967296.0
-        elif d < -2147483648.0:
-            d += 4294967296.0
-        self._fjitter += (abs(d) - self._fjitter) * 0.0625
+            self._fjitter += (abs(ct - self._fct) - self._fjitter) * 0.0625
+            self._fct = ct
 
     def _store(self, ext: int, arrival: float, size: int) -> None:
         i = self._n % self._cap
@@ -344,8 +340,9 @@ class StreamStatsTracker:
         self._init_seq(seq)
         self._off = 0
         self._first_ext = seq
-        self._lt = self._jlt = arrival * self._rate - rtp_ts
-        self._fts, self._jfts, self._flt = rtp_ts, rtp_ts, self._lt
+        self._lt = arrival * self._rate - rtp_ts
+        self._fts = self._jfts = rtp_ts
+        self._jct = self._fct = self._ct
         self._store(seq, arrival, size)
 
     def _init_seq(self, seq: int) -> None:
@@ -377,8 +374,9 @@ class StreamStatsTracker:
         self._init_seq(seq)
         self._off = next_ext - seq
         self._epoch += 1
-        self._lt = self._jlt = arrival * self._rate - rtp_ts
-        self._fts, self._jfts, self._flt = rtp_ts, rtp_ts, self._lt
+        self._lt = arrival * self._rate - rtp_ts
+        self._fts = self._jfts = rtp_ts
+        self._jct = self._fct = self._ct
         self._store(next_ext, arrival, size)
 
     # ---- per-frame and control events --------------------------------------------------
@@ -547,6 +545,11 @@ class StreamStatsTracker:
         return self._fjitter / self._rate * 1000.0
 
     @property
+    def frames_dropped(self) -> int:
+        """Frames lost so far (to gaps, or skipped while waiting for a keyframe)."""
+        return self._frames_dropped
+
+    @property
     def last_gop_s(self) -> float | None:
         """The last keyframe interval seen, in seconds (None before two keyframes)."""
         return self._last_gop_s
@@ -596,6 +599,7 @@ class StreamStatsTracker:
             self._frames_dropped,
             self._bytes,
             self.frame_jitter_ms,
+            self._last_gop_s,
         )
 
     def snapshot(self, now: float) -> StreamStats:

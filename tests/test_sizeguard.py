@@ -152,6 +152,17 @@ def test_short_gops_are_judged_on_length_and_keyframe_only() -> None:
     assert guard.last_trip is not None and guard.last_trip.feature == "frames"
 
 
+def test_a_short_gop_while_learning_leaves_the_p_figures_in_the_band() -> None:
+    # An IDR inserted mid-GOP (a camera does it when another client connects)
+    # makes one GOP too short for P figures: the band must still judge them.
+    guard = SizeGuard()
+    learning = [*gop(30_000, 3_000), (30_000, True), (3_000, False), *steady(4)]
+    assert feed(guard, learning) == [] and guard.ready
+    assert guard.band is not None and len(guard.band.low) == len(FEATURES)
+    frozen = [(30_000, True)] + [(300 if i % 3 else 9_000, False) for i in range(29)]
+    assert feed(guard, [*frozen, (30_000, True)]) != []
+
+
 def test_p_sizes_kept_per_gop_are_bounded() -> None:
     guard = SizeGuard()
     feed(guard, [(30_000, True)] + [(3_000, False)] * (MAX_P_FRAMES * 5))

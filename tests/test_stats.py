@@ -597,7 +597,7 @@ def test_a_steady_stream_pulses_no_news_and_a_loss_or_fps_drop_does() -> None:
     t = StreamStatsTracker(90000)
     seq, now = 0, 100.0
 
-    def second(fps: int, skip_every: int = 0) -> None:
+    def second(fps: int, skip_every: int = 0, key: bool = True) -> None:
         nonlocal seq, now
         for f in range(fps):
             ts = int(now * 90000)
@@ -606,7 +606,7 @@ def test_a_steady_stream_pulses_no_news_and_a_loss_or_fps_drop_does() -> None:
                 if skip_every and seq % skip_every == 0:
                     continue
                 t.on_packet(seq, ts, now, 1000)
-            t.on_frame(ts, now, 4000, f == 0)
+            t.on_frame(ts, now, 4000, key and f == 0)
             now += 1.0 / fps
 
     for _ in range(6):
@@ -623,6 +623,12 @@ def test_a_steady_stream_pulses_no_news_and_a_loss_or_fps_drop_does() -> None:
     assert t.pulse(now).may_have_moved(prev, published)
     prev = t.pulse(now)
     assert t.pulse(now + 1.0).may_have_moved(prev, published)  # silence: let a snapshot tell
+    for _ in range(6):
+        second(15)
+    published, prev = t.snapshot(now), t.pulse(now)
+    second(15, key=False)
+    second(15)  # one keyframe interval of 2 s: the GOP doubled
+    assert t.pulse(now).may_have_moved(prev, published)
 
 
 def test_packets_without_a_known_arrival_stay_out_of_the_jitter_filters() -> None:
