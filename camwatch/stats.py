@@ -19,7 +19,8 @@ Semantics of the figures in `StreamStats`:
   gives none yet;
 - current: jitter_ms (the RFC 3550 filter state, per packet, as RTCP receiver
   reports carry it), frame_jitter_ms (the same filter over the first packet of
-  each frame), since_last_*_s, first_frame_ms.
+  each frame), since_last_*_s, first_frame_ms. Both filters take only packets
+  whose arrival is known: of several read at once, the newest (on_packet).
 
 Why a per-frame jitter besides the RFC's: a camera sends each frame as a burst
 of packets sharing one timestamp, so most per-packet differences are zero and
