@@ -132,14 +132,16 @@ class HealthMeter:
         prev, self._last = self._last, (now, pool)
         dt = now - prev[0] if prev else 0.0
         rate = _rates(prev[1] if prev else None, pool, dt)
+        periods = list(periods)
         actual, nominal = _medians(periods)
-        overloaded = bool(actual and nominal and actual > OVERLOAD_RATIO * nominal)
+        typical = _typical(periods)
+        overloaded = typical is not None and typical[0] > OVERLOAD_RATIO * typical[1]
         budget = None if pool.budget is None else pool.budget * 100
         held = budget_max is not None and pool.budget is not None and pool.budget < budget_max
         reason = ""
-        if overloaded and actual and nominal:
+        if overloaded and typical is not None:
             cause = _cause(rate["cpu"] * 100, budget, held)  # type: ignore[operator]
-            reason = f"sampling every {actual:.1f} s instead of {nominal:.1f} s: {cause}"
+            reason = f"sampling every {typical[0]:.1f} s instead of {typical[1]:.1f} s: {cause}"
         return FleetHealth(
             at=time.time(),
             cameras=cameras,
@@ -177,6 +179,19 @@ def _rates(prev: PoolFigures | None, cur: PoolFigures, dt: float) -> dict[str, f
         "cpu": (cur.cpu_s - prev.cpu_s) / dt,
         "wait_ms": (cur.wait_s - prev.wait_s) / done * 1000 if done > 0 else None,
     }
+
+
+def _typical(periods: list[tuple[float | None, float]]) -> tuple[float, float] | None:
+    """(actual, nominal) of the camera at the median of actual/nominal.
+
+    Judged camera by camera: with cameras on different schedules (healthy
+    ones every 30 s, a few just sent back to every keyframe and not measured
+    yet) the median period and the median schedule come from different
+    cameras, and compared they read as an overload that is not there.
+    """
+    pairs = [(p, n) for p, n in periods if p is not None and n > 0]
+    pairs.sort(key=lambda pair: pair[0] / pair[1])
+    return pairs[len(pairs) // 2] if pairs else None
 
 
 def _medians(periods: Iterable[tuple[float | None, float]]) -> tuple[float | None, float | None]:
