@@ -15,6 +15,7 @@ import itertools
 import json
 import logging
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
@@ -29,6 +30,16 @@ from camwatch.sim.scenario import CameraSpec, Scenario
 FFPROBE = "/usr/bin/ffprobe"
 
 logging.getLogger("rtsp_client").setLevel(logging.CRITICAL)  # aiortsp is chatty on close
+
+
+async def until(predicate: Callable[[], bool], within: float) -> bool:
+    """Poll predicate every 0.2 s for up to `within` seconds; whether it held."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        await asyncio.sleep(0.2)
+    return False
 
 
 def camera(name: str, **kw: Any) -> CameraSpec:

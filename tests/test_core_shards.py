@@ -4,27 +4,16 @@ the core's bus (real simulator over loopback, real shard processes)."""
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
-import time
 
 import pytest
-from simfixtures import camera, scenario
+from simfixtures import camera, scenario, until
 
 from camwatch.commands import daemon as daemon_cmd
 from camwatch.config import Inventory, camera_from_url
 from camwatch.core import SHARD_FROM, Core, CoreOptions, auto_shards
 from camwatch.sim import SimServer
 from camwatch.state import Status
-
-
-async def _until(predicate: object, within: float) -> bool:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        if predicate():  # type: ignore[operator]
-            return True
-        await asyncio.sleep(0.2)
-    return False
 
 
 async def test_shards_from_the_options_run_cameras_in_processes_that_feed_the_bus() -> None:
@@ -37,7 +26,7 @@ async def test_shards_from_the_options_run_cameras_in_processes_that_feed_the_bu
             pids = core.fleet.shard_pids()
             assert len(pids) == 2 and os.getpid() not in pids
             states = core.bus.states
-            assert await _until(
+            assert await until(
                 lambda: all(
                     n in states() and states()[n].status is Status.LIVE
                     and states()[n].decode.keyframes_decoded > 0

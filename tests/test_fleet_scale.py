@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 
 import pytest
-from simfixtures import camera, scenario
+from simfixtures import camera, scenario, until
 
 from camwatch import stats as stats_mod
 from camwatch.bus import LocalBus
@@ -339,15 +339,6 @@ async def sim() -> AsyncIterator[SimServer]:
         yield server
 
 
-async def _until(predicate: object, within: float) -> bool:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        if predicate():  # type: ignore[operator]
-            return True
-        await asyncio.sleep(0.2)
-    return False
-
-
 async def test_a_sharded_fleet_reports_like_one_process(
     sim: SimServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -364,17 +355,17 @@ async def test_a_sharded_fleet_reports_like_one_process(
     await fleet.start()
     try:
         assert len(fleet.shard_pids()) == 2
-        assert await _until(
+        assert await until(
             lambda: sum(s.decode.keyframes_decoded > 0 for s in bus.states().values()) >= 3, 30
         )
-        assert await _until(lambda: bus.states()["cam3"].status is Status.STALLED, 20)
+        assert await until(lambda: bus.states()["cam3"].status is Status.STALLED, 20)
         assert fleet.latest_frame("cam0") is None  # asked for: shipped from now on
-        assert await _until(lambda: fleet.latest_frame("cam0") is not None, 10)
+        assert await until(lambda: fleet.latest_frame("cam0") is not None, 10)
         frame = fleet.latest_frame("cam0")
         assert frame is not None and frame.camera == "cam0" and frame.gray.shape == (180, 320)
         baseline = await asyncio.to_thread(fleet.hooks["cam0"].capture_baseline)
         assert baseline is not None
-        assert await _until(lambda: fleet.health is not None and fleet.health.shards == 2, 10)
+        assert await until(lambda: fleet.health is not None and fleet.health.shards == 2, 10)
         changes = await fleet.reload(Inventory(path=None, cameras=cams[:3]))
         assert changes["removed"] == ["cam3"] and "cam3" not in fleet.monitors
     finally:
