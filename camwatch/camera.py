@@ -215,21 +215,8 @@ class CameraMonitor:
                 reason = _closed_reason(pipe.closed)
                 self._set_status(Status.OFFLINE, reason)
                 return
-            silent_for = now - (pipe.last_packet or opened)
-            if pipe.last_packet is not None and silent_for < s.stall_timeout:
-                if self.state.status is not Status.LIVE:
-                    self.backoff.reset()
-                    self._set_status(Status.LIVE, "receiving video")
-            elif silent_for >= s.stall_timeout:
-                if self._auto_fallback(pipe, silent_for):
-                    return
-                if self.state.status is not Status.STALLED:
-                    self._set_status(
-                        Status.STALLED,
-                        f"no video for {s.stall_timeout:g} s while the RTSP session is up",
-                    )
-                if silent_for >= s.reconnect_after_stall:
-                    return  # rebuild the session; backoff applies
+            if self._judge_silence(pipe, now - (pipe.last_packet or opened)):
+                return  # rebuild the session (or switch transport); backoff applies
             if session.keepalive_due:
                 await session.keep_alive()
             if now - last_rr >= RR_INTERVAL and pipe.ssrc is not None:
@@ -237,14 +224,42 @@ class CameraMonitor:
                 await session.send_rtcp(self._receiver_report(pipe))
             if now >= next_check or self._conditions_changed:
                 next_check = now + s.publish_interval
-                due = now >= next_publish or self._conditions_changed
-                prev, pulse = pulse, pipe.stats.pulse(now)
-                if due or prev is None or pulse.may_have_moved(prev, self.state.stats):
-                    stats = pipe.stats.snapshot(now)
-                    if due or stats_moved(self.state.stats, stats):
-                        next_publish = now + self._publish_every()
-                        self._publish_stats(pipe, stats)
+                pulse, next_publish = self._check_stats(pipe, now, pulse, next_publish)
             await self._tick()
+
+    def _judge_silence(self, pipe: MediaPipeline, silent_for: float) -> bool:
+        """Live or stalled from how long the stream has been silent; True: end
+        the session (stalled too long, or "auto" falling back to TCP)."""
+        s = self.settings
+        if pipe.last_packet is not None and silent_for < s.stall_timeout:
+            if self.state.status is not Status.LIVE:
+                self.backoff.reset()
+                self._set_status(Status.LIVE, "receiving video")
+            return False
+        if silent_for < s.stall_timeout:
+            return False
+        if self._auto_fallback(pipe, silent_for):
+            return True
+        if self.state.status is not Status.STALLED:
+            self._set_status(
+                Status.STALLED, f"no video for {s.stall_timeout:g} s while the RTSP session is up"
+            )
+        return silent_for >= s.reconnect_after_stall
+
+    def _check_stats(
+        self, pipe: MediaPipeline, now: float, prev: Pulse | None, next_publish: float
+    ) -> tuple[Pulse, float]:
+        """Publish the statistics when due or when they moved; the window is read
+        only when the running counters say a figure may have. Returns this
+        check's counters and when the next publication is due."""
+        due = now >= next_publish or self._conditions_changed
+        pulse = pipe.stats.pulse(now)
+        if due or prev is None or pulse.may_have_moved(prev, self.state.stats):
+            stats = pipe.stats.snapshot(now)
+            if due or stats_moved(self.state.stats, stats):
+                next_publish = now + self._publish_every()
+                self._publish_stats(pipe, stats)
+        return pulse, next_publish
 
     def _publish_every(self) -> float:
         s = self.settings
