@@ -268,10 +268,8 @@ class MediaPipeline:
         keyframe is sampled), so the analysis confirms or clears it soon."""
         self.guard_trips += 1
         self._clean = 0
-        if self.sample_interval != self.base_interval:
-            self.sample_interval = self.base_interval
-            self.sample_period = None  # measure the new schedule afresh (as _adapt)
-            # ...from the next sample on: the gap before it belongs to the
+        if self._switch_schedule(self.base_interval):
+            # Between two samples: the gap before the next one belongs to the
             # healthy schedule and would read as a fleet too busy to sample.
             self._period_from_next = True
         log.debug("%s: frame sizes changed (%s)", self.camera, guard.last_trip)
@@ -339,10 +337,15 @@ class MediaPipeline:
         if not healthy or healthy <= self.base_interval:
             return
         self._clean = self._clean + 1 if self._healthy(analysis) else 0
-        interval = healthy if self._clean >= CLEAN_SAMPLES else self.base_interval
-        if interval != self.sample_interval:
-            self.sample_interval = interval
-            self.sample_period = None  # measure the new schedule afresh, not a blend
+        self._switch_schedule(healthy if self._clean >= CLEAN_SAMPLES else self.base_interval)
+
+    def _switch_schedule(self, interval: float) -> bool:
+        """Sample every `interval` from now on; False if that was the schedule."""
+        if interval == self.sample_interval:
+            return False
+        self.sample_interval = interval
+        self.sample_period = None  # measure the new schedule afresh, not a blend
+        return True
 
     def _healthy(self, analysis: Any) -> bool:
         """No image condition active or pending in this sample's analysis.

@@ -186,11 +186,11 @@ def _bind_sink(transport: TCPTransport | UDPTransport, sink: MediaSink) -> None:
     transport.handle_rtp_data = sink.on_rtp  # type: ignore[method-assign]
     transport.handle_rtcp_data = sink.on_rtcp  # type: ignore[method-assign]
     if isinstance(transport, _TcpTransport):
-        transport.handle_rtp_run = sink.on_rtp_run
+        transport.handle_rtp_run = sink.on_rtp_run  # before prepare() routes it
 
 
 class _TcpTransport(TCPTransport):
-    handle_rtp_run: Route | None = None
+    handle_rtp_run: Route  # set by _bind_sink
 
     async def prepare(self) -> None:
         await super().prepare()
@@ -199,13 +199,9 @@ class _TcpTransport(TCPTransport):
     def _route(self) -> None:
         """RTP and RTCP payloads go from the framer to the sink, nothing between."""
         self.connection.payload_routes = {
-            self.rtp_idx: self.handle_rtp_run or self._rtp_one_by_one,
+            self.rtp_idx: self.handle_rtp_run,
             self.rtcp_idx: self._rtcp_run,
         }
-
-    def _rtp_one_by_one(self, payloads: list[bytes], newest: bool) -> None:
-        for payload in payloads:
-            self.handle_rtp_data(payload)
 
     def _rtcp_run(self, payloads: list[bytes], newest: bool) -> None:
         last = len(payloads) - 1
