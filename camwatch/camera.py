@@ -60,6 +60,9 @@ class MonitorSettings:
     gray_width: int = 320
     rgb_width: int = 160
     retry: bool = True  # False for one-shot probes: stop at the first failure
+    # Read playing TCP sessions on a shared timer with kernel arrival times
+    # (camwatch/rtsp/poller.py): a fifth of the reads across a fleet.
+    timed_reads: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -307,8 +310,9 @@ class CameraMonitor:
     # -- state -------------------------------------------------------------
     def _endpoint(self) -> Endpoint:
         t = self.target
+        s = self.settings
         return Endpoint(
-            t.url, t.username, t.password, self._transport, self.settings.connect_timeout
+            t.url, t.username, t.password, self._transport, s.connect_timeout, s.timed_reads
         )
 
     def _set_status(self, status: Status, reason: str) -> None:
@@ -386,15 +390,15 @@ class _SinkProxy:
         if pipe is not None:
             pipe.on_rtp(data)
 
-    def on_rtp_run(self, payloads: list[bytes], newest: bool) -> None:
+    def on_rtp_run(self, payloads: list[bytes], newest: bool, at: float | None) -> None:
         pipe = self.m._pipeline
         if pipe is not None:
-            pipe.on_rtp_run(payloads, newest)
+            pipe.on_rtp_run(payloads, newest, at)
 
-    def on_rtcp(self, data: bytes, exact: bool = True) -> None:
+    def on_rtcp(self, data: bytes, exact: bool = True, at: float | None = None) -> None:
         pipe = self.m._pipeline
         if pipe is not None:
-            pipe.on_rtcp(data, exact)
+            pipe.on_rtcp(data, exact, at)
 
     def on_closed(self, error: BaseException | None) -> None:
         pipe = self.m._pipeline

@@ -138,11 +138,14 @@ class MediaPipeline:
     def on_rtp(self, data: bytes) -> None:
         self._packet(data, time.monotonic())
 
-    def on_rtp_run(self, payloads: list[bytes], newest: bool = True) -> None:
-        """Packets read from the socket at once: only the newest one's arrival
-        time is known (it is the one that woke us; newest False: an RTCP packet
-        came after it); see StreamStatsTracker.on_packet."""
-        now = time.monotonic()
+    def on_rtp_run(
+        self, payloads: list[bytes], newest: bool = True, at: float | None = None
+    ) -> None:
+        """Packets read from the socket at once, the read's newest byte having
+        arrived `at` (None: now): only the newest packet's arrival is known
+        (newest False: something came after it, an RTCP packet or part of a
+        frame); see StreamStatsTracker.on_packet."""
+        now = time.monotonic() if at is None else at
         packet = self._packet
         for data in payloads[:-1]:
             packet(data, now, False)
@@ -234,12 +237,15 @@ class MediaPipeline:
             return h264.H264Depacketizer(sprop)
         return h265.H265Depacketizer(sprop)
 
-    def on_rtcp(self, data: bytes, exact: bool = True) -> None:
+    def on_rtcp(self, data: bytes, exact: bool = True, at: float | None = None) -> None:
         """exact False: later packets came in the same read, so this one's
         arrival is not known: its report is kept for our receiver reports but
         its timing stays out of the clock-drift figures (a read's time instead
-        would read as hundreds of ppm over a short span)."""
-        now, wall = time.monotonic(), time.time()
+        would read as hundreds of ppm over a short span). at: when the read's
+        newest byte arrived (None: now)."""
+        mono, wall = time.monotonic(), time.time()
+        now = mono if at is None else at
+        wall -= mono - now
         for sr in parse_rtcp(data):
             if exact:
                 self.stats.on_sender_report(sr.ntp_time, sr.rtp_timestamp, now, wall)

@@ -158,7 +158,7 @@ async def test_try_submit_stays_a_bounded_fifo() -> None:
 
 def recorder(out: list, tag: str = "") -> Callable[[list[bytes], bool], None]:
     """A route that records (tag, payloads, newest) for each call."""
-    return lambda payloads, newest: out.append((tag, payloads, newest))
+    return lambda payloads, newest, at: out.append((tag, payloads, newest))
 
 
 def test_routed_payloads_skip_the_list_and_keep_stream_order() -> None:
@@ -177,7 +177,7 @@ def test_routed_payloads_skip_the_list_and_keep_stream_order() -> None:
 
 
 def test_a_route_that_raises_does_not_keep_the_others_from_theirs() -> None:
-    def boom(payloads: list[bytes], newest: bool) -> None:
+    def boom(payloads: list[bytes], newest: bool, at: float | None) -> None:
         raise ValueError("sink failed")
 
     rtcp: list = []

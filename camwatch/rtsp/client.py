@@ -18,6 +18,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
+import struct
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -36,6 +38,7 @@ from ..state import Status
 from .auth import choose_auth
 from .framing import BinaryFrame, FramingError, InterleavedFramer, Route
 from .headers import parse_session
+from .poller import poller_for
 from .sdp import MediaTrack, SdpError, SessionDescription, base_url, parse_sdp
 
 
@@ -51,6 +54,12 @@ class _RedactingFilter(logging.Filter):
 
 
 READ_SIZE = 64 * 1024  # bytes per socket read (see _Connection.connection_made)
+# Kernel receive timestamps of a polled socket (SO_TIMESTAMPNS, which Python's
+# socket module does not name): a struct timespec in an SCM_TIMESTAMPNS message.
+_SO_TIMESTAMPNS = 35
+_TIMESPEC = struct.Struct("@qq")
+_ANCILLARY = socket.CMSG_SPACE(_TIMESPEC.size)
+_STAMP_SPAN = 2.0  # s: a stamp older than this (or in the future) is not trusted
 
 wire_log = logging.getLogger("camwatch.rtsp.wire")
 wire_log.addFilter(_RedactingFilter())
@@ -59,10 +68,11 @@ log = logging.getLogger("camwatch.rtsp")
 
 class MediaSink(Protocol):
     def on_rtp(self, data: bytes) -> None: ...
-    # One read's packets; newest: the last of them is the newest of the read.
-    def on_rtp_run(self, payloads: list[bytes], newest: bool) -> None: ...
+    # One read's packets; newest: the last of them is the newest of the read,
+    # whose newest byte arrived `at` (monotonic; None: now).
+    def on_rtp_run(self, payloads: list[bytes], newest: bool, at: float | None) -> None: ...
     # exact False: the packet's arrival is not known (others came after it in its read).
-    def on_rtcp(self, data: bytes, exact: bool = True) -> None: ...
+    def on_rtcp(self, data: bytes, exact: bool = True, at: float | None = None) -> None: ...
     def on_closed(self, error: BaseException | None) -> None: ...
 
 
@@ -82,6 +92,10 @@ class Endpoint:
     password: str | None = None
     transport: str = "tcp"  # "tcp" | "udp"
     timeout: float = 5.0  # connect and each request
+    # Once playing over TCP, read on the loop's shared timer (poller.py)
+    # instead of on readiness: far cheaper across a fleet; a lone probe keeps
+    # immediate reads.
+    timed_reads: bool = False
 
     @property
     def host(self) -> str:
@@ -122,6 +136,8 @@ class _Connection(RTSPConnection):
         # Interleaved channels whose payloads go straight to a media sink.
         self.payload_routes: dict[int, Route] = {}
         self.auth_offered = False
+        self._polled: socket.socket | None = None  # see start_polling
+        self._poll_error: OSError | None = None
         # Nobody awaits `result` on every path; retrieve it so asyncio never
         # logs "exception was never retrieved".
         self.result.add_done_callback(lambda f: f.cancelled() or f.exception())
@@ -143,9 +159,81 @@ class _Connection(RTSPConnection):
         if hasattr(transport, "max_size"):
             transport.max_size = READ_SIZE  # type: ignore[attr-defined]
 
-    def data_received(self, data: bytes) -> None:
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.stop_polling()
+        super().connection_lost(exc or self._poll_error)
+
+    # -- timed reads (poller.py) -------------------------------------------
+    def start_polling(self) -> bool:
+        """Read on the loop's shared timer from now on, with kernel arrival
+        times, instead of whenever the socket turns readable. False: this
+        transport cannot (no socket, or no pause), and reads stay as they were."""
+        tr = self._transport
+        sock = tr.get_extra_info("socket") if tr is not None else None
+        if self._polled is not None or sock is None or not hasattr(tr, "pause_reading"):
+            return False
         try:
-            items = self._framer.feed_routed(data, self.payload_routes)
+            # Our own descriptor of the same socket: asyncio's stays its own.
+            polled = sock.dup()
+            polled.setblocking(False)
+            polled.setsockopt(socket.SOL_SOCKET, _SO_TIMESTAMPNS, 1)
+        except (OSError, AttributeError):
+            return False
+        self._polled = polled
+        tr.pause_reading()
+        poller_for(asyncio.get_running_loop()).add(self)
+        return True
+
+    def stop_polling(self) -> None:
+        """Back to reads on readiness (for TEARDOWN's reply, or at EOF)."""
+        polled, self._polled = self._polled, None
+        if polled is None:
+            return
+        poller_for(asyncio.get_running_loop()).discard(self)
+        polled.close()
+        tr = self._transport
+        if tr is not None and not tr.is_closing():
+            tr.resume_reading()  # type: ignore[attr-defined]
+
+    def poll(self, offset: float) -> int:
+        """Read all that waits; offset: wall clock minus monotonic clock.
+        Returns the bytes read, or -1 when polling stopped (EOF, error)."""
+        total = 0
+        now = time.monotonic()
+        while self._polled is not None:
+            if self._transport is None or self._transport.is_closing():
+                return -1  # failed (bad data): connection_lost stops the polling
+            try:
+                data, ancillary, _, _ = self._polled.recvmsg(READ_SIZE, _ANCILLARY)
+            except (BlockingIOError, InterruptedError):
+                return total
+            except OSError as exc:
+                self._poll_error = exc
+                self.stop_polling()
+                if self._transport is not None:
+                    self._transport.abort()
+                return -1
+            if not data:
+                # The camera closed: asyncio's own reader sees the EOF and
+                # closes the connection as it always does.
+                self.stop_polling()
+                return -1
+            total += len(data)
+            self._received(data, _arrival(ancillary, offset, now), True)
+            if len(data) < READ_SIZE:
+                return total
+        return -1
+
+    def poll_failed(self, exc: BaseException) -> None:
+        self.stop_polling()
+        self._fail(exc)
+
+    def data_received(self, data: bytes) -> None:
+        self._received(data, None, False)
+
+    def _received(self, data: bytes, at: float | None, polled: bool) -> None:
+        try:
+            items = self._framer.feed_routed(data, self.payload_routes, at, polled)
         except FramingError as exc:
             self._fail(exc)
             return
@@ -180,6 +268,18 @@ class _Connection(RTSPConnection):
             self._transport.close()
 
 
+def _arrival(ancillary: list[tuple[int, int, bytes]], offset: float, now: float) -> float | None:
+    """The kernel's arrival time of a read's last byte, in monotonic seconds;
+    None without one, or when it is not within the last two seconds (the wall
+    clock was stepped between the arrival and the read)."""
+    for level, kind, data in ancillary:
+        if level == socket.SOL_SOCKET and kind == _SO_TIMESTAMPNS and len(data) >= _TIMESPEC.size:
+            sec, nsec = _TIMESPEC.unpack_from(data)
+            at = sec + nsec * 1e-9 - offset
+            return at if now - _STAMP_SPAN <= at <= now else None
+    return None
+
+
 def _bind_sink(transport: TCPTransport | UDPTransport, sink: MediaSink) -> None:
     """Route raw datagrams to the sink, bypassing dpkt parsing and aiortsp's
     RTCP statistics (wrong SSRC in reports, jitter never updated)."""
@@ -203,10 +303,10 @@ class _TcpTransport(TCPTransport):
             self.rtcp_idx: self._rtcp_run,
         }
 
-    def _rtcp_run(self, payloads: list[bytes], newest: bool) -> None:
+    def _rtcp_run(self, payloads: list[bytes], newest: bool, at: float | None) -> None:
         last = len(payloads) - 1
         for i, payload in enumerate(payloads):
-            self.handle_rtcp_data(payload, newest and i == last)
+            self.handle_rtcp_data(payload, newest and i == last, at)
 
     def handle_rtp_bin(self, binary: BinaryFrame) -> None:  # type: ignore[override]
         self.handle_rtp_data(binary.payload)
@@ -254,6 +354,16 @@ class _UdpTransport(UDPTransport):
                 if second is not None:
                     second.close()
         raise OSError("unable to allocate 2 consecutive UDP ports")
+
+    async def prepare(self) -> None:
+        await super().prepare()
+        # As for TCP (_Connection.connection_made): asyncio's 256 KiB receive
+        # buffer per datagram costs ~13 us each, more than the packet's whole
+        # processing; a datagram is at most 64 KiB.
+        for sink in (self.rtp_sink, self.rtcp_sink):
+            tr = getattr(sink, "transport", None)
+            if tr is not None and hasattr(tr, "max_size"):
+                tr.max_size = READ_SIZE
 
     async def send_rtcp_bytes(self, data: bytes) -> None:
         target = self.rtcp_sender
@@ -378,6 +488,8 @@ class RtspSession:
         await session.play()
         self._last_keepalive = self.play_sent_at
         conn.result.add_done_callback(self._on_connection_done)
+        if ep.timed_reads and ep.transport == "tcp":
+            conn.start_polling()
         return self.track
 
     def _on_connection_done(self, fut: asyncio.Future) -> None:
@@ -413,6 +525,8 @@ class RtspSession:
         """TEARDOWN (bounded, silent), then close sockets. Idempotent."""
         session, transport, conn = self._session, self._transport, self._conn
         self._session = self._transport = self._conn = None
+        if conn is not None:
+            conn.stop_polling()  # TEARDOWN's reply is read at once
         if teardown and session is not None and conn is not None and conn.running:
             with contextlib.suppress(Exception, asyncio.TimeoutError):
                 await asyncio.wait_for(session.teardown(), min(2.0, self.endpoint.timeout))

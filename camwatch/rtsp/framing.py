@@ -32,9 +32,10 @@ class FramingError(ValueError):
     pass
 
 
-# A route takes one read's payloads of its channel, and whether the last of
-# them is the newest routed frame of the read.
-Route = Callable[[list[bytes], bool], None]
+# A route takes one read's payloads of its channel, whether the last of them
+# is the newest routed frame of the read, and when the read's newest byte
+# arrived (monotonic seconds; None: just now, the route reads its own clock).
+Route = Callable[[list[bytes], bool, float | None], None]
 _NO_ROUTES: Mapping[int, Route] = {}
 
 
@@ -49,7 +50,11 @@ class InterleavedFramer:
         return self.feed_routed(data, _NO_ROUTES)
 
     def feed_routed(
-        self, data: bytes, routes: Mapping[int, Route]
+        self,
+        data: bytes,
+        routes: Mapping[int, Route],
+        at: float | None = None,
+        strict: bool = False,
     ) -> list[TextMessage | BinaryFrame]:
         """feed(), except that binary frames on a routed channel go to its route
         as payload bytes instead of into the returned list: each routed channel's
@@ -62,6 +67,12 @@ class InterleavedFramer:
         the caller knows. Every frame of the read is consumed before the routes
         run; if a route raises, the others still get theirs and the first
         exception propagates.
+
+        `at` is passed to the routes as is. strict: the read was not made the
+        moment data arrived (a polled read; `at` is the kernel's arrival time
+        of its last byte, None if the kernel gave none): no routed frame is
+        the newest when a frame cut at the end of the read holds the newest
+        bytes, or when the arrival time is unknown.
         """
         buf = self._buf + data if self._buf else data
         out: list[TextMessage | BinaryFrame] = []
@@ -103,7 +114,9 @@ class InterleavedFramer:
             i = self._skip_garbage(buf, i)
         self._buf = buf[i:]
         if lists:
-            _deliver(routes, lists, newest)
+            if strict and (self._buf or at is None):
+                newest = -1
+            _deliver(routes, lists, newest, at)
         return out
 
     def _skip_garbage(self, buf: bytes, i: int) -> int:
@@ -116,11 +129,13 @@ class InterleavedFramer:
         return stop
 
 
-def _deliver(routes: Mapping[int, Route], lists: dict[int, list[bytes]], newest: int) -> None:
+def _deliver(
+    routes: Mapping[int, Route], lists: dict[int, list[bytes]], newest: int, at: float | None
+) -> None:
     error: BaseException | None = None
     for channel, payloads in lists.items():
         try:
-            routes[channel](payloads, channel == newest)
+            routes[channel](payloads, channel == newest, at)
         except BaseException as exc:  # re-raised below, after the other channels
             error = error or exc
     if error is not None:

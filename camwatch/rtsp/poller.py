@@ -1,0 +1,142 @@
+"""Timed reads of playing TCP sessions: one timer for the whole fleet.
+
+Reading a camera's socket whenever it turns readable costs a loop wakeup, a
+selector event, asyncio's read path and a recv for every frame the camera
+sends: ~3,300 reads a second at 217 substreams, the largest share of the
+event loop's time (bench/RESULTS.md). A monitor does not need each frame the
+moment it lands; it needs each frame's *arrival time*, which the kernel
+stamps (SO_TIMESTAMPNS) and reports for the newest byte of each read. So a
+playing session's socket leaves the selector and is read every few ticks of
+one shared timer: about a fifth of the reads, each with its kernel arrival
+time.
+
+A connection is read every `ticks` ticks (20 ms each), starting at
+`DEFAULT_TICKS` (200 ms) and halving while reads come back large (a high
+bitrate stream must not fill its socket buffer between reads), growing back
+while they are small. Control replies (keepalives) wait at most one period.
+
+The poller only schedules; reading, framing and error handling belong to
+the connection (`Polled.poll`). A connection that raises is dropped from the
+schedule and told so: one bad camera never stops the others' reads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import weakref
+from typing import Protocol
+
+log = logging.getLogger("camwatch.rtsp.poller")
+
+TICK = 0.02  # s
+DEFAULT_TICKS = 10  # 200 ms between reads of a connection
+_SLOTS = 32  # schedule ring; > the longest period in ticks
+LARGE_READ = 24 * 1024  # bytes: read this connection twice as often
+SMALL_READ = 8 * 1024  # bytes: may be read less often (up to DEFAULT_TICKS)
+
+
+class Polled(Protocol):
+    def poll(self, offset: float) -> int:
+        """Read what is waiting; `offset` turns a kernel (wall clock) arrival
+        time into monotonic time. Returns the bytes read; < 0: stop polling."""
+        ...
+
+    def poll_failed(self, exc: BaseException) -> None: ...
+
+
+class Poller:
+    """Reads its connections every few ticks of one loop timer.
+
+    Used from its loop's thread only. It holds no reference to the loop (the
+    registry below is keyed by loop, weakly); its timer stops by itself once
+    no connection is left.
+    """
+
+    def __init__(self, tick: float = TICK) -> None:
+        self._tick = tick
+        self._slots: list[list[Polled]] = [[] for _ in range(_SLOTS)]
+        self._every: dict[Polled, int] = {}
+        self._slot = 0
+        self._timer: asyncio.TimerHandle | None = None
+        self._next_at = 0.0
+
+    def __len__(self) -> int:
+        return len(self._every)
+
+    def add(self, conn: Polled) -> None:
+        if conn in self._every:
+            return
+        self._every[conn] = DEFAULT_TICKS
+        # Spread new connections over the period: sessions opened together
+        # would otherwise all be read in the same tick.
+        self._schedule(conn, 1 + len(self._every) % DEFAULT_TICKS)
+        if self._timer is None:
+            loop = asyncio.get_running_loop()
+            self._next_at = loop.time() + self._tick
+            self._timer = loop.call_at(self._next_at, self._run)
+
+    def discard(self, conn: Polled) -> None:
+        """Stop reading conn (its slot entry is skipped when reached; the timer
+        runs out at its next tick if nothing is left)."""
+        self._every.pop(conn, None)
+
+    def _schedule(self, conn: Polled, ticks: int) -> None:
+        self._slots[(self._slot + ticks) % _SLOTS].append(conn)
+
+    def _run(self) -> None:
+        self._slot = (self._slot + 1) % _SLOTS
+        due, self._slots[self._slot] = self._slots[self._slot], []
+        # Kernel arrival times are wall clock: one offset for the whole tick.
+        offset = time.time() - time.monotonic()
+        every = self._every
+        for conn in due:
+            ticks = every.get(conn)
+            if ticks is None:
+                continue  # discarded since it was scheduled
+            try:
+                got = conn.poll(offset)
+            except Exception as exc:  # a bug in one camera's path: drop it alone
+                log.exception("reading a camera's stream failed")
+                self.discard(conn)
+                conn.poll_failed(exc)
+                continue
+            if got < 0:
+                self.discard(conn)
+                continue
+            ticks = _next_period(ticks, got)
+            every[conn] = ticks
+            self._schedule(conn, ticks)
+        self._rearm()
+
+    def _rearm(self) -> None:
+        if not self._every:
+            self._timer = None
+            self._slots = [[] for _ in range(_SLOTS)]
+            return
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        self._next_at += self._tick
+        if self._next_at < now:  # the loop fell behind: do not run ticks back to back
+            self._next_at = now + self._tick
+        self._timer = loop.call_at(self._next_at, self._run)
+
+
+def _next_period(ticks: int, got: int) -> int:
+    if got >= LARGE_READ:
+        return max(1, ticks // 2)
+    if got < SMALL_READ and ticks < DEFAULT_TICKS:
+        return ticks + 1
+    return ticks
+
+
+_POLLERS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Poller] = weakref.WeakKeyDictionary()
+
+
+def poller_for(loop: asyncio.AbstractEventLoop) -> Poller:
+    """The running loop's poller (one per loop: shards and tests run several)."""
+    poller = _POLLERS.get(loop)
+    if poller is None:
+        poller = _POLLERS[loop] = Poller()
+    return poller

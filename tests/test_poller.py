@@ -1,0 +1,229 @@
+"""Timed reads (camwatch/rtsp/poller.py): the shared timer's schedule, the
+framer's strict mode, kernel arrival times, and monitors reading real
+simulator sessions on the timer."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import os
+import socket
+import struct
+import time
+
+import pytest
+from simfixtures import camera, scenario, until
+
+from camwatch.bus import LocalBus
+from camwatch.camera import CameraMonitor, CameraTarget, MonitorSettings
+from camwatch.decode import DecodePool
+from camwatch.rtsp.client import _SO_TIMESTAMPNS, _arrival
+from camwatch.rtsp.framing import InterleavedFramer
+from camwatch.rtsp.poller import DEFAULT_TICKS, LARGE_READ, TICK, Poller, poller_for
+from camwatch.sim import SimServer
+from camwatch.state import Status
+
+
+class Reader:
+    """A connection as the poller sees it: records each read."""
+
+    def __init__(self, got: int = 100, fail: BaseException | None = None) -> None:
+        self.got, self.fail = got, fail
+        self.polls: list[float] = []
+        self.failed: list[BaseException] = []
+
+    def poll(self, offset: float) -> int:
+        self.polls.append(time.monotonic())
+        if self.fail is not None:
+            raise self.fail
+        return self.got
+
+    def poll_failed(self, exc: BaseException) -> None:
+        self.failed.append(exc)
+
+
+async def test_a_connection_is_read_every_period_and_a_busy_one_more_often() -> None:
+    poller = Poller()
+    quiet, busy = Reader(got=2000), Reader(got=LARGE_READ)
+    poller.add(quiet)
+    poller.add(busy)
+    await asyncio.sleep(1.0)
+    period = DEFAULT_TICKS * TICK
+    assert 1.0 / period - 2 <= len(quiet.polls) <= 1.0 / period + 1, quiet.polls
+    # Large reads halve the period down to one tick: a high-bitrate stream is
+    # drained before its socket buffer fills.
+    assert len(busy.polls) >= 3 * len(quiet.polls)
+    poller.discard(quiet)
+    poller.discard(busy)
+    await asyncio.sleep(3 * TICK)
+    assert len(poller) == 0 and poller._timer is None  # the timer ran out
+    reads = len(quiet.polls)
+    poller.add(quiet)  # and starts again
+    await asyncio.sleep(0.5)
+    assert len(quiet.polls) > reads
+    poller.discard(quiet)
+
+
+async def test_one_failing_connection_is_dropped_and_the_others_still_read() -> None:
+    poller = Poller()
+    good, bad, done = Reader(), Reader(fail=ValueError("bug")), Reader(got=-1)
+    for r in (good, bad, done):
+        poller.add(r)
+    await asyncio.sleep(0.7)
+    assert len(bad.polls) == 1 and isinstance(bad.failed[0], ValueError)
+    assert len(done.polls) == 1  # -1: polling stopped, never read again
+    assert len(good.polls) >= 3
+    assert len(poller) == 1
+    poller.discard(good)
+
+
+async def test_the_loop_has_one_poller() -> None:
+    loop = asyncio.get_running_loop()
+    assert poller_for(loop) is poller_for(loop)
+
+
+# --------------------------------------------------------------------------- framing
+
+
+def _frames(*payloads: bytes, channel: int = 0) -> bytes:
+    return b"".join(b"$" + bytes([channel]) + struct.pack("!H", len(p)) + p for p in payloads)
+
+
+def test_a_polled_read_names_its_newest_packet_only_when_it_ends_on_a_frame() -> None:
+    seen: list = []
+    routes = {0: lambda p, newest, at: seen.append((p, newest, at))}
+    framer = InterleavedFramer()
+    framer.feed_routed(_frames(b"aa", b"bb"), routes, 12.5, strict=True)
+    assert seen == [([b"aa", b"bb"], True, 12.5)]
+    seen.clear()
+    cut = _frames(b"cc", b"dddd")[:-2]  # the read ends inside "dddd": it is newer than "cc"
+    framer.feed_routed(cut, routes, 13.0, strict=True)
+    assert seen == [([b"cc"], False, 13.0)]
+    seen.clear()
+    framer.feed_routed(b"dd", routes, 13.1, strict=True)
+    assert seen == [([b"dddd"], True, 13.1)]
+    seen.clear()
+    framer.feed_routed(_frames(b"ee"), routes, None, strict=True)  # no kernel time
+    assert seen == [([b"ee"], False, None)]
+    seen.clear()
+    framer.feed_routed(cut, routes)  # a read on readiness: the read's time is the newest's
+    assert seen == [([b"cc"], True, None)]
+
+
+def test_kernel_arrival_times_are_turned_into_monotonic_time_and_checked() -> None:
+    offset = time.time() - time.monotonic()
+    now = time.monotonic()
+
+    def stamp(wall: float) -> list[tuple[int, int, bytes]]:
+        sec = int(wall)
+        return [
+            (socket.SOL_SOCKET, _SO_TIMESTAMPNS, struct.pack("@qq", sec, int((wall - sec) * 1e9)))
+        ]
+
+    at = _arrival(stamp(now - 0.15 + offset), offset, now)
+    assert at == pytest.approx(now - 0.15, abs=1e-6)
+    assert _arrival([], offset, now) is None
+    assert _arrival(stamp(now + 1.0 + offset), offset, now) is None  # in the future
+    assert _arrival(stamp(now - 30.0 + offset), offset, now) is None  # clock stepped
+
+
+# --------------------------------------------------------------------------- sessions
+
+FAST = MonitorSettings(
+    stall_timeout=2.0, connect_timeout=2.0, backoff_initial=0.3, backoff_max=1.0,
+    publish_interval=0.5, sample_interval=0.5,
+)  # fmt: skip
+
+
+def _open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+async def _watch(sim: SimServer, names: list[str], settings: MonitorSettings) -> tuple:
+    bus, pool = LocalBus(), DecodePool(1)
+    monitors = {
+        n: CameraMonitor(CameraTarget(n, sim.url(n), sim.url(n)), bus, pool, settings)
+        for n in names
+    }
+    tasks = [asyncio.create_task(m.run()) for m in monitors.values()]
+    return monitors, tasks, pool
+
+
+async def _stop(monitors: dict, tasks: list, pool: DecodePool) -> None:
+    for m in monitors.values():
+        m.stop()
+    for t in tasks:
+        t.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    pool.shutdown()
+
+
+async def test_timed_reads_keep_true_arrival_times_and_see_real_jitter() -> None:
+    # Polled every 200 ms, a 10 fps camera's frames come two at a time; stamped
+    # with the read's time they would show ~50 ms of frame jitter. The kernel's
+    # arrival times keep a steady camera near zero and show a jittery one.
+    cams = [camera("steady"), camera("shaky")]
+    faults = [("shaky", "jitter", 0.0, None, {"ms": 120.0})]
+    fds = _open_fds()
+    async with SimServer(scenario(cams, faults)) as sim:
+        monitors, tasks, pool = await _watch(sim, ["steady", "shaky"], FAST)
+        try:
+            live = await until(
+                lambda: all(m.state.status is Status.LIVE for m in monitors.values()), 8
+            )
+            assert live
+            assert len(poller_for(asyncio.get_running_loop())) == 2
+            await asyncio.sleep(5)
+            for m in monitors.values():
+                m.refresh()
+            steady, shaky = monitors["steady"].state.stats, monitors["shaky"].state.stats
+            assert steady.packets_received > 100 and steady.loss_ratio == 0.0
+            assert steady.frame_jitter_ms < 8.0, steady
+            assert shaky.frame_jitter_ms > 20.0, shaky
+            assert 8.0 <= steady.fps <= 12.0, steady
+        finally:
+            await _stop(monitors, tasks, pool)
+    assert len(poller_for(asyncio.get_running_loop())) == 0
+    assert _open_fds() <= fds  # our duplicate descriptors are closed
+
+
+async def test_keepalive_replies_arrive_while_reads_are_timed() -> None:
+    # A 10 s session timeout: keepalives every 5 s (the client's floor). Their
+    # replies wait for the timer, not for a readable socket.
+    async with SimServer(scenario([camera("cam")]), session_timeout=10.0) as sim:
+        monitors, tasks, pool = await _watch(sim, ["cam"], FAST)
+        try:
+            assert await until(lambda: monitors["cam"].state.status is Status.LIVE, 8)
+            await asyncio.sleep(12)  # past the timeout: only keepalives kept it
+            state = monitors["cam"].state
+            assert state.status is Status.LIVE and state.reconnects == 0
+            assert sim.stats()["counters"].get("expired_sessions", 0) == 0
+        finally:
+            await _stop(monitors, tasks, pool)
+
+
+async def test_a_camera_closing_a_polled_session_is_seen_and_rejoined() -> None:
+    cams = [camera("drop"), camera("ok")]
+    faults = [("drop", "disconnect", 2.0, 3.0, {"after": 0})]
+    async with SimServer(scenario(cams, faults, loop=2.0)) as sim:
+        monitors, tasks, pool = await _watch(sim, ["drop", "ok"], FAST)
+        try:
+            drop = monitors["drop"]
+            assert await until(lambda: drop.state.status is Status.LIVE, 8)
+            assert await until(lambda: drop.state.status is Status.OFFLINE, 6)
+            assert "connection" in drop.state.reason
+            assert await until(lambda: drop.state.status is Status.LIVE, 10)
+            assert monitors["ok"].state.status is Status.LIVE
+        finally:
+            await _stop(monitors, tasks, pool)
+
+
+async def test_a_probe_keeps_reads_on_readiness() -> None:
+    settings = dataclasses.replace(FAST, timed_reads=False)
+    async with SimServer(scenario([camera("cam")])) as sim:
+        monitors, tasks, pool = await _watch(sim, ["cam"], settings)
+        try:
+            assert await until(lambda: monitors["cam"].state.status is Status.LIVE, 8)
+            assert len(poller_for(asyncio.get_running_loop())) == 0
+        finally:
+            await _stop(monitors, tasks, pool)
