@@ -47,6 +47,7 @@ def main() -> int:
         if args.json:
             suffix = "" if args.healthy_interval is None else f"-h{args.healthy_interval:g}"
             out = Path(args.json) / f"{name}{suffix}.json"
+            out.parent.mkdir(parents=True, exist_ok=True)
             out.write_text(json.dumps(report_dict(report), indent=1), encoding="utf-8")
         ok = ok and report.passed
     return 0 if ok else 1

@@ -232,7 +232,7 @@ async def _agent(args: argparse.Namespace) -> int:
         notify=False,
         analysis=True,
         workers=args.workers,
-        settings=MonitorSettings(),
+        settings=MonitorSettings(read_every=args.read_every),
         shards=args.shards,  # None: the core's automatic count
     )
     core = Core(inventory, opts)
@@ -338,6 +338,7 @@ class Agent:
             cmd += ["--sample-interval", str(args.sample_interval)]
         if args.healthy_interval is not None:
             cmd += ["--healthy-interval", str(args.healthy_interval)]
+        cmd += ["--read-every", str(args.read_every)]
         self.err = (workdir / "agent.log").open("w")
         self.proc = subprocess.Popen(
             cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.err, text=True
@@ -729,6 +730,12 @@ def main() -> int:
         "--healthy-interval",
         type=float,
         help="every camera's healthy_sample_interval (default 4 s; 0: off)",
+    )
+    ap.add_argument(
+        "--read-every",
+        type=float,
+        default=0.2,  # MonitorSettings().read_every (camwatch imported lazily here)
+        help="seconds between timed reads of each playing TCP session (0: on readiness)",
     )
     ap.add_argument("--connect-budget", type=float, default=15.0)
     ap.add_argument(

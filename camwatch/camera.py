@@ -60,9 +60,10 @@ class MonitorSettings:
     gray_width: int = 320
     rgb_width: int = 160
     retry: bool = True  # False for one-shot probes: stop at the first failure
-    # Read playing TCP sessions on a shared timer with kernel arrival times
-    # (camwatch/rtsp/poller.py): a fifth of the reads across a fleet.
-    timed_reads: bool = True
+    # Read playing TCP sessions this often (seconds) on a shared timer, with
+    # kernel arrival times (camwatch/rtsp/poller.py): a fifth of the reads of
+    # a fleet at 15 fps. 0: read each frame as it arrives.
+    read_every: float = 0.2
 
 
 @dataclass(frozen=True, slots=True)
@@ -312,7 +313,7 @@ class CameraMonitor:
         t = self.target
         s = self.settings
         return Endpoint(
-            t.url, t.username, t.password, self._transport, s.connect_timeout, s.timed_reads
+            t.url, t.username, t.password, self._transport, s.connect_timeout, s.read_every
         )
 
     def _set_status(self, status: Status, reason: str) -> None:

@@ -107,6 +107,7 @@ class CameraConfig:
     connect_timeout: float = 5.0
     sample_interval: float = 1.0
     healthy_sample_interval: float = 4.0  # while the picture is healthy; 0: sample_interval
+    read_every: float = 0.2  # s between timed reads of a TCP stream; 0: as data arrives
     privacy_masks: tuple[Region, ...] = ()
     motion_zones: tuple[Region, ...] = ()
     motion_masks: tuple[Region, ...] = ()
@@ -266,6 +267,15 @@ def _non_negative(value: Any) -> float:
     number = _number(value)
     if number < 0:
         raise _Invalid(f"expected a number of 0 or more, got {number:g}")
+    return number
+
+
+def _read_every(value: Any) -> float:
+    # The poller reads at most once a second (camwatch/rtsp/poller.py): longer
+    # periods would hold a camera's frames in the socket for no gain.
+    number = _non_negative(value)
+    if number > 1.0:
+        raise _Invalid(f"expected seconds from 0 to 1, got {number:g}")
     return number
 
 
@@ -445,6 +455,7 @@ CAMERA_SCHEMA: dict[str, Validator] = {
     "connect_timeout": _positive,
     "sample_interval": _non_negative,
     "healthy_sample_interval": _non_negative,
+    "read_every": _read_every,
     "privacy_masks": _list_of(_region),
     "motion_zones": _list_of(_region),
     "motion_masks": _list_of(_region),
@@ -487,6 +498,7 @@ BUILTIN_DEFAULTS: dict[str, Any] = {
     "connect_timeout": 5.0,
     "sample_interval": 1.0,
     "healthy_sample_interval": 4.0,
+    "read_every": 0.2,
     "privacy_masks": (),
     "motion_zones": (),
     "motion_masks": (),
@@ -913,6 +925,7 @@ def _camera(index: int, table: Any, ctx: _Context) -> CameraConfig | None:
         connect_timeout=merged["connect_timeout"],
         sample_interval=merged["sample_interval"],
         healthy_sample_interval=merged["healthy_sample_interval"],
+        read_every=merged["read_every"],
         privacy_masks=merged["privacy_masks"],
         motion_zones=merged["motion_zones"],
         motion_masks=merged["motion_masks"],

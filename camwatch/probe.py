@@ -108,7 +108,7 @@ async def probe(
         publish_interval=0.5,
         sample_interval=0.5,
         retry=False,
-        timed_reads=False,  # one camera: immediate reads cost nothing worth saving
+        read_every=0.0,  # one camera: immediate reads cost nothing worth saving
     )
     bus = LocalBus()
     pool = DecodePool(workers=1, max_pending=2)

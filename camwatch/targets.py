@@ -28,5 +28,6 @@ def settings_of(cfg: CameraConfig, base: MonitorSettings = MonitorSettings()) ->
         connect_timeout=cfg.connect_timeout,
         sample_interval=cfg.sample_interval,
         healthy_sample_interval=cfg.healthy_sample_interval or None,
+        read_every=cfg.read_every,
         reconnect_after_stall=max(base.reconnect_after_stall, cfg.stall_timeout * 3),
     )

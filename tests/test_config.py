@@ -65,6 +65,7 @@ def test_minimal_example_gets_defaults() -> None:
     )
     assert (gate.transport, gate.enabled, gate.tags, gate.thumbnails) == ("tcp", True, (), "on")
     assert (gate.stall_timeout, gate.connect_timeout, gate.sample_interval) == (5.0, 5.0, 1.0)
+    assert gate.read_every == 0.2
     assert (gate.username, gate.password, gate.substream) == (None, None, None)
     assert gate.stream_url() == gate.url == gate.display_url()
 
@@ -314,6 +315,10 @@ def test_toml_syntax_error_has_line_and_column(tmp_path: Path) -> None:
         (
             '[[camera]]\nname = "a"\nurl = "rtsp://h/"\nsample_interval = -0.5\n',
             "expected a number of 0 or more",
+        ),
+        (
+            '[[camera]]\nname = "a"\nurl = "rtsp://h/"\nread_every = 5\n',
+            'key "read_every": expected seconds from 0 to 1, got 5',
         ),
     ],
 )
@@ -724,3 +729,18 @@ def test_paths_follow_xdg() -> None:
     assert config_dir(bare) == Path("/home/tech/.config/camwatch")
     assert data_dir(bare) == Path("/home/tech/.local/share/camwatch")
     assert runtime_socket_path(bare) == Path(f"/tmp/camwatch-{os.getuid()}.sock")
+
+
+def test_read_every_reaches_the_monitor_settings(tmp_path: Path) -> None:
+    from camwatch.targets import settings_of
+
+    inv = load_inventory(
+        write(
+            tmp_path,
+            '[defaults]\nread_every = 0.5\n[[camera]]\nname = "a"\nurl = "rtsp://h/"\n'
+            '[[camera]]\nname = "b"\nurl = "rtsp://h/b"\nread_every = 0\n',
+        ),
+        env={},
+    )
+    a, b = inv.cameras
+    assert (settings_of(a).read_every, settings_of(b).read_every) == (0.5, 0.0)

@@ -64,6 +64,18 @@ async def test_a_connection_is_read_every_period_and_a_busy_one_more_often() -> 
     poller.discard(quiet)
 
 
+async def test_each_connection_keeps_its_own_period() -> None:
+    poller = Poller()
+    slow, fast = Reader(), Reader()
+    poller.add(slow, period=0.5)
+    poller.add(fast, period=0.1)
+    await asyncio.sleep(1.55)
+    assert 2 <= len(slow.polls) <= 4, slow.polls
+    assert 12 <= len(fast.polls) <= 16, fast.polls
+    poller.discard(slow)
+    poller.discard(fast)
+
+
 async def test_one_failing_connection_is_dropped_and_the_others_still_read() -> None:
     poller = Poller()
     good, bad, done = Reader(), Reader(fail=ValueError("bug")), Reader(got=-1)
@@ -219,7 +231,7 @@ async def test_a_camera_closing_a_polled_session_is_seen_and_rejoined() -> None:
 
 
 async def test_a_probe_keeps_reads_on_readiness() -> None:
-    settings = dataclasses.replace(FAST, timed_reads=False)
+    settings = dataclasses.replace(FAST, read_every=0.0)
     async with SimServer(scenario([camera("cam")])) as sim:
         monitors, tasks, pool = await _watch(sim, ["cam"], settings)
         try:

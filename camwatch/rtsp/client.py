@@ -92,10 +92,10 @@ class Endpoint:
     password: str | None = None
     transport: str = "tcp"  # "tcp" | "udp"
     timeout: float = 5.0  # connect and each request
-    # Once playing over TCP, read on the loop's shared timer (poller.py)
-    # instead of on readiness: far cheaper across a fleet; a lone probe keeps
-    # immediate reads.
-    timed_reads: bool = False
+    # Once playing over TCP, read about this often (seconds) on the loop's
+    # shared timer (poller.py) instead of on readiness: far cheaper across a
+    # fleet. 0: on readiness (a lone probe keeps immediate reads).
+    read_every: float = 0.0
 
     @property
     def host(self) -> str:
@@ -164,10 +164,11 @@ class _Connection(RTSPConnection):
         super().connection_lost(exc or self._poll_error)
 
     # -- timed reads (poller.py) -------------------------------------------
-    def start_polling(self) -> bool:
-        """Read on the loop's shared timer from now on, with kernel arrival
-        times, instead of whenever the socket turns readable. False: this
-        transport cannot (no socket, or no pause), and reads stay as they were."""
+    def start_polling(self, period: float) -> bool:
+        """Read on the loop's shared timer about every `period` seconds from
+        now on, with kernel arrival times, instead of whenever the socket turns
+        readable. False: this transport cannot (no socket, or no pause), and
+        reads stay as they were."""
         tr = self._transport
         sock = tr.get_extra_info("socket") if tr is not None else None
         if self._polled is not None or sock is None or not hasattr(tr, "pause_reading"):
@@ -181,7 +182,7 @@ class _Connection(RTSPConnection):
             return False
         self._polled = polled
         tr.pause_reading()
-        poller_for(asyncio.get_running_loop()).add(self)
+        poller_for(asyncio.get_running_loop()).add(self, period)
         return True
 
     def stop_polling(self) -> None:
@@ -488,8 +489,8 @@ class RtspSession:
         await session.play()
         self._last_keepalive = self.play_sent_at
         conn.result.add_done_callback(self._on_connection_done)
-        if ep.timed_reads and ep.transport == "tcp":
-            conn.start_polling()
+        if ep.read_every > 0 and ep.transport == "tcp":
+            conn.start_polling(ep.read_every)
         return self.track
 
     def _on_connection_done(self, fut: asyncio.Future) -> None:

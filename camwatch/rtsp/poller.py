@@ -10,8 +10,8 @@ playing session's socket leaves the selector and is read every few ticks of
 one shared timer: about a fifth of the reads, each with its kernel arrival
 time.
 
-A connection is read every `ticks` ticks (20 ms each), starting at
-`DEFAULT_TICKS` (200 ms) and halving while reads come back large (a high
+A connection is read every `ticks` ticks (20 ms each), starting at its
+period (200 ms by default) and halving while reads come back large (a high
 bitrate stream must not fill its socket buffer between reads), growing back
 while they are small. Control replies (keepalives) wait at most one period.
 
@@ -32,7 +32,8 @@ log = logging.getLogger("camwatch.rtsp.poller")
 
 TICK = 0.02  # s
 DEFAULT_TICKS = 10  # 200 ms between reads of a connection
-_SLOTS = 32  # schedule ring; > the longest period in ticks
+MAX_TICKS = 50  # 1 s: the longest period asked for is cut to this
+_SLOTS = 64  # schedule ring; > MAX_TICKS
 LARGE_READ = 24 * 1024  # bytes: read this connection twice as often
 SMALL_READ = 8 * 1024  # bytes: may be read less often (up to DEFAULT_TICKS)
 
@@ -57,7 +58,8 @@ class Poller:
     def __init__(self, tick: float = TICK) -> None:
         self._tick = tick
         self._slots: list[list[Polled]] = [[] for _ in range(_SLOTS)]
-        self._every: dict[Polled, int] = {}
+        self._every: dict[Polled, int] = {}  # ticks until the next read
+        self._base: dict[Polled, int] = {}  # ticks between reads asked for
         self._slot = 0
         self._timer: asyncio.TimerHandle | None = None
         self._next_at = 0.0
@@ -65,13 +67,15 @@ class Poller:
     def __len__(self) -> int:
         return len(self._every)
 
-    def add(self, conn: Polled) -> None:
+    def add(self, conn: Polled, period: float = DEFAULT_TICKS * TICK) -> None:
+        """Read conn about every `period` seconds (see the module's notes)."""
         if conn in self._every:
             return
-        self._every[conn] = DEFAULT_TICKS
+        base = min(MAX_TICKS, max(1, round(period / self._tick)))
+        self._every[conn] = self._base[conn] = base
         # Spread new connections over the period: sessions opened together
         # would otherwise all be read in the same tick.
-        self._schedule(conn, 1 + len(self._every) % DEFAULT_TICKS)
+        self._schedule(conn, 1 + len(self._every) % base)
         if self._timer is None:
             loop = asyncio.get_running_loop()
             self._next_at = loop.time() + self._tick
@@ -81,6 +85,7 @@ class Poller:
         """Stop reading conn (its slot entry is skipped when reached; the timer
         runs out at its next tick if nothing is left)."""
         self._every.pop(conn, None)
+        self._base.pop(conn, None)
 
     def _schedule(self, conn: Polled, ticks: int) -> None:
         self._slots[(self._slot + ticks) % _SLOTS].append(conn)
@@ -105,7 +110,7 @@ class Poller:
             if got < 0:
                 self.discard(conn)
                 continue
-            ticks = _next_period(ticks, got)
+            ticks = _next_period(ticks, got, self._base[conn])
             every[conn] = ticks
             self._schedule(conn, ticks)
         self._rearm()
@@ -123,10 +128,10 @@ class Poller:
         self._timer = loop.call_at(self._next_at, self._run)
 
 
-def _next_period(ticks: int, got: int) -> int:
+def _next_period(ticks: int, got: int, base: int) -> int:
     if got >= LARGE_READ:
         return max(1, ticks // 2)
-    if got < SMALL_READ and ticks < DEFAULT_TICKS:
+    if got < SMALL_READ and ticks < base:
         return ticks + 1
     return ticks
 
