@@ -156,11 +156,13 @@ class StreamStatsTracker:
         "_floor",
         "_frame_epoch",
         "_frames_dropped",
+        "_fref",
         "_fresh",
         "_fts",
         "_jct",
         "_jfts",
         "_jitter",
+        "_jref",
         "_keyframes",
         "_last_arrival",
         "_last_frame_arrival",
@@ -237,6 +239,10 @@ class StreamStatsTracker:
         self._jct = 0.0  # _ct at the last packet whose arrival is known
         self._ct = 0.0  # transit made continuous across timestamp wrap and re-base
         self._jitter = 0.0
+        # Whether _jct (and _fct) come from a packet of known arrival: until one
+        # comes, the filters only take their reference (a first read holding
+        # several frames would otherwise start them on a false difference).
+        self._jref = self._fref = False
         # The same filter over frames: transit of the last frame's first packet.
         self._fts = 0  # RTP timestamp of the newest forward frame (set by its first packet)
         self._jfts = 0  # ...of the last frame the frame filter took
@@ -275,7 +281,7 @@ class StreamStatsTracker:
         (the newest of each read).
         """
         if self._fresh:
-            self._first_packet(seq, rtp_ts, arrival, size)
+            self._first_packet(seq, rtp_ts, arrival, size, exact)
             return
         udelta = (seq - self._max_seq) & 0xFFFF
         if udelta < MAX_DROPOUT:
@@ -295,7 +301,7 @@ class StreamStatsTracker:
                 self._late_before_base(rfc_ext)
             ext = self._off + rfc_ext
         else:
-            self._jump(seq, rtp_ts, arrival, size)
+            self._jump(seq, rtp_ts, arrival, size, exact)
             return
         transit = arrival * self._rate - rtp_ts
         d = transit - self._lt
@@ -316,12 +322,14 @@ class StreamStatsTracker:
         read last stays out, whatever came with it). Differences are taken on
         the continuous transit, already folded across wraps and re-bases."""
         ct = self._ct
-        self._jitter += (abs(ct - self._jct) - self._jitter) * 0.0625
-        self._jct = ct
-        if rtp_ts == self._fts and rtp_ts != self._jfts:
+        if self._jref:
+            self._jitter += (abs(ct - self._jct) - self._jitter) * 0.0625
+        self._jct, self._jref = ct, True
+        if rtp_ts == self._fts and (rtp_ts != self._jfts or not self._fref):
             self._jfts = rtp_ts
-            self._fjitter += (abs(ct - self._fct) - self._fjitter) * 0.0625
-            self._fct = ct
+            if self._fref:
+                self._fjitter += (abs(ct - self._fct) - self._fjitter) * 0.0625
+            self._fct, self._fref = ct, True
 
     def _store(self, ext: int, arrival: float, size: int) -> None:
         i = self._n % self._cap
@@ -336,15 +344,20 @@ class StreamStatsTracker:
         self._bytes += size
         self._last_arrival = arrival
 
-    def _first_packet(self, seq: int, rtp_ts: int, arrival: float, size: int) -> None:
+    def _first_packet(self, seq: int, rtp_ts: int, arrival: float, size: int, exact: bool) -> None:
         self._fresh = False
         self._init_seq(seq)
         self._off = 0
         self._first_ext = seq
+        self._restart_jitter(rtp_ts, arrival, exact)
+        self._store(seq, arrival, size)
+
+    def _restart_jitter(self, rtp_ts: int, arrival: float, exact: bool) -> None:
+        """The filters' references start over from this packet (a new source)."""
         self._lt = arrival * self._rate - rtp_ts
         self._fts = self._jfts = rtp_ts
         self._jct = self._fct = self._ct
-        self._store(seq, arrival, size)
+        self._jref = self._fref = exact
 
     def _init_seq(self, seq: int) -> None:
         self._base_seq = seq
@@ -361,7 +374,7 @@ class StreamStatsTracker:
         self._first_ext -= self._base_seq - rfc_ext
         self._base_seq = rfc_ext
 
-    def _jump(self, seq: int, rtp_ts: int, arrival: float, size: int) -> None:
+    def _jump(self, seq: int, rtp_ts: int, arrival: float, size: int, exact: bool) -> None:
         """A very large sequence jump (RFC 3550 A.1): re-base after two in a row."""
         if seq != self._bad_seq:
             # One stray packet must not re-base us: wait for its successor.
@@ -375,9 +388,7 @@ class StreamStatsTracker:
         self._init_seq(seq)
         self._off = next_ext - seq
         self._epoch += 1
-        self._lt = arrival * self._rate - rtp_ts
-        self._fts = self._jfts = rtp_ts
-        self._jct = self._fct = self._ct
+        self._restart_jitter(rtp_ts, arrival, exact)
         self._store(next_ext, arrival, size)
 
     # ---- per-frame and control events --------------------------------------------------

@@ -156,7 +156,7 @@ async def test_try_submit_stays_a_bounded_fifo() -> None:
 # --------------------------------------------------------------------------- framing
 
 
-def recorder(out: list, tag: str = "") -> Callable[[list[bytes], bool], None]:
+def recorder(out: list, tag: str = "") -> Callable[[list[bytes], bool, float | None], None]:
     """A route that records (tag, payloads, newest) for each call."""
     return lambda payloads, newest, at: out.append((tag, payloads, newest))
 

@@ -666,3 +666,21 @@ def test_b_frames_read_last_stay_out_of_the_frame_jitter() -> None:
                 seq += 1
                 t.on_packet(seq, 9000 + frame * 6000, now, 1000, exact=k == 1 and p == 2)
     assert t.frame_jitter_ms < 1.0, t.frame_jitter_ms
+
+
+def test_jitter_starts_from_the_first_packet_of_known_arrival() -> None:
+    # A first (timed) read holds 1 s of a steady 10 fps stream: its packets
+    # carry the read's time, up to 1 s after they arrived. Only the packets
+    # after it, of known arrival, may move the jitter filters.
+    t = StreamStatsTracker(90000)
+    for k in range(10):
+        t.on_packet(k, k * 9000, 1.0, 1000, exact=k == 9)
+    assert (t.jitter_ms, t.frame_jitter_ms) == (0.0, 0.0)
+    late = StreamStatsTracker(90000)
+    for k in range(10):
+        late.on_packet(k, k * 9000, 1.0, 1000, exact=False)
+    for k in range(10, 30):  # exact arrivals, perfectly paced
+        for tracker in (t, late):
+            tracker.on_packet(k, k * 9000, k * 0.1 + 0.1, 1000, exact=True)
+    assert t.jitter_ms < 1e-6 and t.frame_jitter_ms < 1e-6
+    assert late.jitter_ms < 1e-6 and late.frame_jitter_ms < 1e-6

@@ -60,6 +60,7 @@ _SO_TIMESTAMPNS = 35
 _TIMESPEC = struct.Struct("@qq")
 _ANCILLARY = socket.CMSG_SPACE(_TIMESPEC.size)
 _STAMP_SPAN = 2.0  # s: a stamp older than this (or in the future) is not trusted
+_UNSTAMPED_LIMIT = 10  # timed reads without a timestamp before going back to readiness
 
 wire_log = logging.getLogger("camwatch.rtsp.wire")
 wire_log.addFilter(_RedactingFilter())
@@ -137,7 +138,9 @@ class _Connection(RTSPConnection):
         self.payload_routes: dict[int, Route] = {}
         self.auth_offered = False
         self._polled: socket.socket | None = None  # see start_polling
+        self._poll_period = 0.0  # see poll_after_media
         self._poll_error: OSError | None = None
+        self._unstamped = 0  # timed reads in a row that brought no timestamp
         # Nobody awaits `result` on every path; retrieve it so asyncio never
         # logs "exception was never retrieved".
         self.result.add_done_callback(lambda f: f.cancelled() or f.exception())
@@ -164,11 +167,17 @@ class _Connection(RTSPConnection):
         super().connection_lost(exc or self._poll_error)
 
     # -- timed reads (poller.py) -------------------------------------------
+    def poll_after_media(self, period: float) -> None:
+        """Read on the loop's shared timer about every `period` seconds once
+        media flows: the first frames are read as they come (they time the
+        first-frame latency), the rest on the timer (see start_polling)."""
+        self._poll_period = period
+
     def start_polling(self, period: float) -> bool:
         """Read on the loop's shared timer about every `period` seconds from
         now on, with kernel arrival times, instead of whenever the socket turns
-        readable. False: this transport cannot (no socket, or no pause), and
-        reads stay as they were."""
+        readable. False: this transport cannot (no socket, no pause, no
+        timestamps), and reads stay as they were."""
         tr = self._transport
         sock = tr.get_extra_info("socket") if tr is not None else None
         if self._polled is not None or sock is None or not hasattr(tr, "pause_reading"):
@@ -176,21 +185,31 @@ class _Connection(RTSPConnection):
         try:
             # Our own descriptor of the same socket: asyncio's stays its own.
             polled = sock.dup()
-            polled.setblocking(False)
-            polled.setsockopt(socket.SOL_SOCKET, _SO_TIMESTAMPNS, 1)
         except (OSError, AttributeError):
             return False
+        try:
+            polled.setblocking(False)
+            polled.setsockopt(socket.SOL_SOCKET, _SO_TIMESTAMPNS, 1)
+        except OSError:
+            polled.close()
+            return False
         self._polled = polled
+        self._unstamped = 0
         tr.pause_reading()
         poller_for(asyncio.get_running_loop()).add(self, period)
         return True
 
-    def stop_polling(self) -> None:
-        """Back to reads on readiness (for TEARDOWN's reply, or at EOF)."""
+    def stop_polling(self, drain: bool = False) -> None:
+        """Back to reads on readiness (for TEARDOWN's reply, or at EOF).
+        drain: read what waits first, while its arrival times are known."""
+        if drain and self._polled is not None:
+            self.poll(time.time() - time.monotonic())
         polled, self._polled = self._polled, None
         if polled is None:
             return
         poller_for(asyncio.get_running_loop()).discard(self)
+        with contextlib.suppress(OSError):
+            polled.setsockopt(socket.SOL_SOCKET, _SO_TIMESTAMPNS, 0)
         polled.close()
         tr = self._transport
         if tr is not None and not tr.is_closing():
@@ -200,7 +219,6 @@ class _Connection(RTSPConnection):
         """Read all that waits; offset: wall clock minus monotonic clock.
         Returns the bytes read, or -1 when polling stopped (EOF, error)."""
         total = 0
-        now = time.monotonic()
         while self._polled is not None:
             if self._transport is None or self._transport.is_closing():
                 return -1  # failed (bad data): connection_lost stops the polling
@@ -220,10 +238,26 @@ class _Connection(RTSPConnection):
                 self.stop_polling()
                 return -1
             total += len(data)
-            self._received(data, _arrival(ancillary, offset, now), True)
-            if len(data) < READ_SIZE:
+            full = len(data) == READ_SIZE
+            # A full buffer left bytes behind: its last byte is not the newest.
+            at = None if full else self._stamp(ancillary, offset)
+            self._received(data, at, True)
+            if not full:
                 return total
         return -1
+
+    def _stamp(self, ancillary: list[tuple[int, int, bytes]], offset: float) -> float | None:
+        at = _arrival(ancillary, offset, time.monotonic())
+        if ancillary:
+            self._unstamped = 0
+        else:
+            self._unstamped += 1
+            if self._unstamped >= _UNSTAMPED_LIMIT:
+                # No kernel timestamps here: timed reads would leave the jitter
+                # figures blind, so read on readiness again.
+                log.warning("no kernel receive timestamps: reading on readiness")
+                self.stop_polling()
+        return at
 
     def poll_failed(self, exc: BaseException) -> None:
         self.stop_polling()
@@ -238,6 +272,9 @@ class _Connection(RTSPConnection):
         except FramingError as exc:
             self._fail(exc)
             return
+        if self._poll_period and self._framer.routed_reads:
+            period, self._poll_period = self._poll_period, 0.0
+            self.start_polling(period)
         for item in items:
             if isinstance(item, BinaryFrame):
                 handler = self.binary_handlers.get(item.channel)
@@ -490,7 +527,7 @@ class RtspSession:
         self._last_keepalive = self.play_sent_at
         conn.result.add_done_callback(self._on_connection_done)
         if ep.read_every > 0 and ep.transport == "tcp":
-            conn.start_polling(ep.read_every)
+            conn.poll_after_media(ep.read_every)
         return self.track
 
     def _on_connection_done(self, fut: asyncio.Future) -> None:
@@ -527,7 +564,7 @@ class RtspSession:
         session, transport, conn = self._session, self._transport, self._conn
         self._session = self._transport = self._conn = None
         if conn is not None:
-            conn.stop_polling()  # TEARDOWN's reply is read at once
+            conn.stop_polling(drain=True)  # TEARDOWN's reply is read at once
         if teardown and session is not None and conn is not None and conn.running:
             with contextlib.suppress(Exception, asyncio.TimeoutError):
                 await asyncio.wait_for(session.teardown(), min(2.0, self.endpoint.timeout))

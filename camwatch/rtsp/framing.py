@@ -45,6 +45,7 @@ class InterleavedFramer:
     def __init__(self) -> None:
         self._buf = b""
         self.garbage_bytes = 0
+        self.routed_reads = 0  # reads that brought routed frames
 
     def feed(self, data: bytes) -> list[TextMessage | BinaryFrame]:
         return self.feed_routed(data, _NO_ROUTES)
@@ -70,14 +71,16 @@ class InterleavedFramer:
 
         `at` is passed to the routes as is. strict: the read was not made the
         moment data arrived (a polled read; `at` is the kernel's arrival time
-        of its last byte, None if the kernel gave none): no routed frame is
-        the newest when a frame cut at the end of the read holds the newest
-        bytes, or when the arrival time is unknown.
+        of its last byte, None if the kernel gave none): a routed frame is the
+        newest only if it ends the read, so that `at` is its own arrival; not
+        when anything came after it (a reply, another channel's frame, part of
+        a frame) or the arrival time is unknown.
         """
         buf = self._buf + data if self._buf else data
         out: list[TextMessage | BinaryFrame] = []
         lists: dict[int, list[bytes]] = {}
         newest = -1  # channel of the last routed frame
+        newest_end = -1  # where it ends
         i, n = 0, len(buf)
         while i < n:
             if buf[i] == 0x24:  # '$'
@@ -89,7 +92,7 @@ class InterleavedFramer:
                     break
                 channel = buf[i + 1]
                 if channel in routes:
-                    newest = channel
+                    newest, newest_end = channel, end
                     got = lists.get(channel)
                     if got is None:
                         lists[channel] = [buf[i + 4 : end]]
@@ -114,7 +117,8 @@ class InterleavedFramer:
             i = self._skip_garbage(buf, i)
         self._buf = buf[i:]
         if lists:
-            if strict and (self._buf or at is None):
+            self.routed_reads += 1
+            if strict and (newest_end != n or at is None):
                 newest = -1
             _deliver(routes, lists, newest, at)
         return out

@@ -10,10 +10,11 @@ playing session's socket leaves the selector and is read every few ticks of
 one shared timer: about a fifth of the reads, each with its kernel arrival
 time.
 
-A connection is read every `ticks` ticks (20 ms each), starting at its
-period (200 ms by default) and halving while reads come back large (a high
-bitrate stream must not fill its socket buffer between reads), growing back
-while they are small. Control replies (keepalives) wait at most one period.
+A connection is read every few ticks (20 ms each): its period, 200 ms by
+default. A new connection starts at one tick; the period halves while reads
+come back large (a high bitrate stream must not fill its socket buffer
+between reads) and doubles back while they are small. Control replies
+(keepalives) wait at most one period.
 
 The poller only schedules; reading, framing and error handling belong to
 the connection (`Polled.poll`). A connection that raises is dropped from the
@@ -23,6 +24,7 @@ schedule and told so: one bad camera never stops the others' reads.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 import weakref
@@ -35,7 +37,7 @@ DEFAULT_TICKS = 10  # 200 ms between reads of a connection
 MAX_TICKS = 50  # 1 s: the longest period asked for is cut to this
 _SLOTS = 64  # schedule ring; > MAX_TICKS
 LARGE_READ = 24 * 1024  # bytes: read this connection twice as often
-SMALL_READ = 8 * 1024  # bytes: may be read less often (up to DEFAULT_TICKS)
+SMALL_READ = 8 * 1024  # bytes: may be read less often (up to its own period)
 
 
 class Polled(Protocol):
@@ -50,16 +52,20 @@ class Polled(Protocol):
 class Poller:
     """Reads its connections every few ticks of one loop timer.
 
-    Used from its loop's thread only. It holds no reference to the loop (the
-    registry below is keyed by loop, weakly); its timer stops by itself once
-    no connection is left.
+    Used from its loop's thread only. Only its armed timer refers to the loop
+    (the registry below is keyed by loop, weakly); the timer stops by itself
+    once no connection is left, so a closed loop's poller goes with it.
     """
 
     def __init__(self, tick: float = TICK) -> None:
         self._tick = tick
-        self._slots: list[list[Polled]] = [[] for _ in range(_SLOTS)]
+        # Slot entries carry the registration they belong to, so an entry left
+        # by a discarded registration never reads a connection added again.
+        self._slots: list[list[tuple[Polled, int]]] = [[] for _ in range(_SLOTS)]
         self._every: dict[Polled, int] = {}  # ticks until the next read
         self._base: dict[Polled, int] = {}  # ticks between reads asked for
+        self._reg: dict[Polled, int] = {}  # current registration of each connection
+        self._regs = 0
         self._slot = 0
         self._timer: asyncio.TimerHandle | None = None
         self._next_at = 0.0
@@ -68,11 +74,18 @@ class Poller:
         return len(self._every)
 
     def add(self, conn: Polled, period: float = DEFAULT_TICKS * TICK) -> None:
-        """Read conn about every `period` seconds (see the module's notes)."""
+        """Read conn about every `period` seconds (see the module's notes;
+        one tick at least, MAX_TICKS at most)."""
         if conn in self._every:
             return
         base = min(MAX_TICKS, max(1, round(period / self._tick)))
-        self._every[conn] = self._base[conn] = base
+        self._base[conn] = base
+        self._regs += 1
+        self._reg[conn] = self._regs
+        # Start at every tick and lengthen while reads stay small: a stream's
+        # first second (a burst of buffered frames on some cameras) must not
+        # wait behind a full socket buffer.
+        self._every[conn] = 1
         # Spread new connections over the period: sessions opened together
         # would otherwise all be read in the same tick.
         self._schedule(conn, 1 + len(self._every) % base)
@@ -86,34 +99,40 @@ class Poller:
         runs out at its next tick if nothing is left)."""
         self._every.pop(conn, None)
         self._base.pop(conn, None)
+        self._reg.pop(conn, None)
 
     def _schedule(self, conn: Polled, ticks: int) -> None:
-        self._slots[(self._slot + ticks) % _SLOTS].append(conn)
+        self._slots[(self._slot + ticks) % _SLOTS].append((conn, self._reg[conn]))
 
     def _run(self) -> None:
+        try:
+            self._read_due()
+        finally:
+            self._rearm()  # whatever happened, the other connections keep their reads
+
+    def _read_due(self) -> None:
         self._slot = (self._slot + 1) % _SLOTS
         due, self._slots[self._slot] = self._slots[self._slot], []
         # Kernel arrival times are wall clock: one offset for the whole tick.
         offset = time.time() - time.monotonic()
-        every = self._every
-        for conn in due:
-            ticks = every.get(conn)
-            if ticks is None:
+        every, reg = self._every, self._reg
+        for conn, registration in due:
+            if reg.get(conn) != registration:
                 continue  # discarded since it was scheduled
             try:
                 got = conn.poll(offset)
             except Exception as exc:  # a bug in one camera's path: drop it alone
                 log.exception("reading a camera's stream failed")
                 self.discard(conn)
-                conn.poll_failed(exc)
+                with contextlib.suppress(Exception):
+                    conn.poll_failed(exc)
                 continue
-            if got < 0:
+            if got < 0 or conn not in every:  # stopped, or discarded while reading
                 self.discard(conn)
                 continue
-            ticks = _next_period(ticks, got, self._base[conn])
+            ticks = _next_period(every[conn], got, self._base[conn])
             every[conn] = ticks
             self._schedule(conn, ticks)
-        self._rearm()
 
     def _rearm(self) -> None:
         if not self._every:
@@ -132,7 +151,7 @@ def _next_period(ticks: int, got: int, base: int) -> int:
     if got >= LARGE_READ:
         return max(1, ticks // 2)
     if got < SMALL_READ and ticks < base:
-        return ticks + 1
+        return min(base, ticks * 2)
     return ticks
 
 
