@@ -289,3 +289,17 @@ async def test_read_every_zero_keeps_reads_on_readiness() -> None:
             assert len(poller_for(asyncio.get_running_loop())) == 0
         finally:
             await _stop(monitors, tasks, pool)
+
+
+async def test_a_connection_without_kernel_timestamps_goes_back_to_readiness() -> None:
+    from camwatch.rtsp.client import _UNSTAMPED_LIMIT, Endpoint, _Connection
+
+    conn = _Connection(Endpoint("rtsp://127.0.0.1:9/cam"))
+    ours, theirs = socket.socketpair()
+    conn._polled = ours  # as start_polling leaves it, without a transport
+    for _ in range(_UNSTAMPED_LIMIT - 1):
+        assert conn._stamp([], 0.0) is None
+    assert conn._polled is ours  # a few reads without a stamp are tolerated
+    conn._stamp([], 0.0)
+    assert conn._polled is None and ours.fileno() == -1  # stopped, descriptor closed
+    theirs.close()

@@ -254,8 +254,11 @@ class _Connection(RTSPConnection):
             self._unstamped += 1
             if self._unstamped >= _UNSTAMPED_LIMIT:
                 # No kernel timestamps here: timed reads would leave the jitter
-                # figures blind, so read on readiness again.
-                log.warning("no kernel receive timestamps: reading on readiness")
+                # figures blind, so read on readiness again (said once, not
+                # once per camera).
+                if not _NO_STAMPS_SAID:
+                    log.warning("no kernel receive timestamps: reading on readiness")
+                    _said_no_stamps()
                 self.stop_polling()
         return at
 
@@ -304,6 +307,14 @@ class _Connection(RTSPConnection):
             self.result.set_exception(err)
         if self._transport:
             self._transport.close()
+
+
+_NO_STAMPS_SAID = False
+
+
+def _said_no_stamps() -> None:
+    global _NO_STAMPS_SAID
+    _NO_STAMPS_SAID = True
 
 
 def _arrival(ancillary: list[tuple[int, int, bytes]], offset: float, now: float) -> float | None:
