@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import socket
 import struct
@@ -254,11 +255,8 @@ class _Connection(RTSPConnection):
             self._unstamped += 1
             if self._unstamped >= _UNSTAMPED_LIMIT:
                 # No kernel timestamps here: timed reads would leave the jitter
-                # figures blind, so read on readiness again (said once, not
-                # once per camera).
-                if not _NO_STAMPS_SAID:
-                    log.warning("no kernel receive timestamps: reading on readiness")
-                    _said_no_stamps()
+                # figures blind, so read on readiness again.
+                _say_no_stamps()
                 self.stop_polling()
         return at
 
@@ -309,12 +307,10 @@ class _Connection(RTSPConnection):
             self._transport.close()
 
 
-_NO_STAMPS_SAID = False
-
-
-def _said_no_stamps() -> None:
-    global _NO_STAMPS_SAID
-    _NO_STAMPS_SAID = True
+@functools.cache
+def _say_no_stamps() -> None:
+    """Said once per process, not once per camera."""
+    log.warning("no kernel receive timestamps: reading on readiness")
 
 
 def _arrival(ancillary: list[tuple[int, int, bytes]], offset: float, now: float) -> float | None:

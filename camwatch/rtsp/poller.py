@@ -28,6 +28,7 @@ import contextlib
 import logging
 import time
 import weakref
+from dataclasses import dataclass
 from typing import Protocol
 
 log = logging.getLogger("camwatch.rtsp.poller")
@@ -49,6 +50,16 @@ class Polled(Protocol):
     def poll_failed(self, exc: BaseException) -> None: ...
 
 
+@dataclass(slots=True, eq=False)
+class _Entry:
+    """One registration of a connection: slots hold entries, so an entry left
+    by a discarded registration never reads a connection added again."""
+
+    conn: Polled
+    base: int  # ticks between reads asked for
+    ticks: int  # ticks until the next read
+
+
 class Poller:
     """Reads its connections every few ticks of one loop timer.
 
@@ -59,36 +70,28 @@ class Poller:
 
     def __init__(self, tick: float = TICK) -> None:
         self._tick = tick
-        # Slot entries carry the registration they belong to, so an entry left
-        # by a discarded registration never reads a connection added again.
-        self._slots: list[list[tuple[Polled, int]]] = [[] for _ in range(_SLOTS)]
-        self._every: dict[Polled, int] = {}  # ticks until the next read
-        self._base: dict[Polled, int] = {}  # ticks between reads asked for
-        self._reg: dict[Polled, int] = {}  # current registration of each connection
-        self._regs = 0
+        self._slots: list[list[_Entry]] = [[] for _ in range(_SLOTS)]
+        self._entries: dict[Polled, _Entry] = {}
         self._slot = 0
         self._timer: asyncio.TimerHandle | None = None
         self._next_at = 0.0
 
     def __len__(self) -> int:
-        return len(self._every)
+        return len(self._entries)
 
     def add(self, conn: Polled, period: float = DEFAULT_TICKS * TICK) -> None:
         """Read conn about every `period` seconds (see the module's notes;
         one tick at least, MAX_TICKS at most)."""
-        if conn in self._every:
+        if conn in self._entries:
             return
         base = min(MAX_TICKS, max(1, round(period / self._tick)))
-        self._base[conn] = base
-        self._regs += 1
-        self._reg[conn] = self._regs
         # Start at every tick and lengthen while reads stay small: a stream's
         # first second (a burst of buffered frames on some cameras) must not
         # wait behind a full socket buffer.
-        self._every[conn] = 1
+        entry = self._entries[conn] = _Entry(conn, base, 1)
         # Spread new connections over the period: sessions opened together
         # would otherwise all be read in the same tick.
-        self._schedule(conn, 1 + len(self._every) % base)
+        self._schedule(entry, 1 + len(self._entries) % base)
         if self._timer is None:
             loop = asyncio.get_running_loop()
             self._next_at = loop.time() + self._tick
@@ -97,12 +100,10 @@ class Poller:
     def discard(self, conn: Polled) -> None:
         """Stop reading conn (its slot entry is skipped when reached; the timer
         runs out at its next tick if nothing is left)."""
-        self._every.pop(conn, None)
-        self._base.pop(conn, None)
-        self._reg.pop(conn, None)
+        self._entries.pop(conn, None)
 
-    def _schedule(self, conn: Polled, ticks: int) -> None:
-        self._slots[(self._slot + ticks) % _SLOTS].append((conn, self._reg[conn]))
+    def _schedule(self, entry: _Entry, ticks: int) -> None:
+        self._slots[(self._slot + ticks) % _SLOTS].append(entry)
 
     def _run(self) -> None:
         try:
@@ -115,9 +116,10 @@ class Poller:
         due, self._slots[self._slot] = self._slots[self._slot], []
         # Kernel arrival times are wall clock: one offset for the whole tick.
         offset = time.time() - time.monotonic()
-        every, reg = self._every, self._reg
-        for conn, registration in due:
-            if reg.get(conn) != registration:
+        entries = self._entries
+        for entry in due:
+            conn = entry.conn
+            if entries.get(conn) is not entry:
                 continue  # discarded since it was scheduled
             try:
                 got = conn.poll(offset)
@@ -127,15 +129,14 @@ class Poller:
                 with contextlib.suppress(Exception):
                     conn.poll_failed(exc)
                 continue
-            if got < 0 or conn not in every:  # stopped, or discarded while reading
+            if got < 0 or entries.get(conn) is not entry:  # stopped, or discarded meanwhile
                 self.discard(conn)
                 continue
-            ticks = _next_period(every[conn], got, self._base[conn])
-            every[conn] = ticks
-            self._schedule(conn, ticks)
+            entry.ticks = _next_period(entry.ticks, got, entry.base)
+            self._schedule(entry, entry.ticks)
 
     def _rearm(self) -> None:
-        if not self._every:
+        if not self._entries:
             self._timer = None
             self._slots = [[] for _ in range(_SLOTS)]
             return
