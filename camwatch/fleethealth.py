@@ -24,11 +24,16 @@ LAG_PERIOD = 0.05  # s between two sleep-drift probes
 LAG_HISTORY = 1200  # probes kept at most: one minute
 LAG_TARGET_MS = 100.0  # the governor keeps the loop's recent p90 lag under this
 GOVERNOR_FLOOR = 0.1  # cores the governor always leaves to decoding
+# Rates (samples, decode CPU, waits) are taken over this much of the recent past, not
+# since the previous FleetHealth: cameras that learned their baselines together sample
+# in step, a burst per healthy interval, and a few seconds' rate would read 0 or a peak.
+RATE_WINDOW = 60.0
 
 
 @dataclass(frozen=True, slots=True)
 class FleetHealth:
-    """The fleet's own figures (published on the bus; all rates per second)."""
+    """The fleet's own figures (published on the bus; rates per second over the
+    last RATE_WINDOW seconds)."""
 
     at: float  # wall time
     cameras: int
@@ -111,8 +116,10 @@ def nominal_interval(sample_interval: float, gop_s: float | None) -> float:
 class HealthMeter:
     """Turns successive pool figures and per-camera periods into FleetHealth."""
 
-    def __init__(self) -> None:
-        self._last: tuple[float, PoolFigures] | None = None
+    def __init__(self, window: float = RATE_WINDOW) -> None:
+        self.window = window
+        # Pool figures of the recent past, oldest first (one window's worth).
+        self._history: deque[tuple[float, PoolFigures]] = deque()
 
     def measure(
         self,
@@ -124,14 +131,15 @@ class HealthMeter:
         lag: tuple[float | None, float | None],
         shards: int = 1,
         budget_max: float | None = None,
+        now: float | None = None,
     ) -> FleetHealth:
         """periods: (smoothed time between samples or None, nominal interval) per
         live camera; budget_max: the configured budget, when a governor holds
-        the pool's below it."""
-        now = time.monotonic()
-        prev, self._last = self._last, (now, pool)
-        dt = now - prev[0] if prev else 0.0
-        rate = _rates(prev[1] if prev else None, pool, dt)
+        the pool's below it; now: time.monotonic() unless given."""
+        now = time.monotonic() if now is None else now
+        prev = self._since(now)
+        self._history.append((now, pool))
+        rate = _rates(prev[1] if prev else None, pool, now - prev[0] if prev else 0.0)
         periods = list(periods)
         actual, nominal = _medians(periods)
         typical = _typical(periods)
@@ -159,6 +167,14 @@ class HealthMeter:
             loop_lag_p99_ms=lag[1],
             shards=shards,
         )
+
+    def _since(self, now: float) -> tuple[float, PoolFigures] | None:
+        """The figures about `window` ago: the newest at least that old, else the
+        oldest kept (older ones are dropped)."""
+        history = self._history
+        while len(history) > 1 and now - history[1][0] >= self.window:
+            history.popleft()
+        return history[0] if history else None
 
 
 def _cause(cpu_pct: float, budget_pct: float | None, held: bool) -> str:

@@ -390,3 +390,31 @@ async def test_a_fleet_with_custom_hooks_stays_in_process(sim: SimServer) -> Non
         assert all(type(m).__name__ == "CameraMonitor" for m in fleet.monitors.values())
     finally:
         await fleet.stop()
+
+
+def _in_step_rates(meter: HealthMeter) -> list[tuple[float, float]]:
+    """120 cameras that learned together sample in one burst every 30 s (4 ms a
+    sample); the fleet measures every 5 s. (samples/s, decode % of a core) after
+    the first minute."""
+    rates, done, cpu = [], 0, 0.0
+    for step in range(40):
+        if step % 6 == 3:
+            done, cpu = done + 120, cpu + 0.48
+        h = meter.measure(
+            cameras=120, live=120, periods=[(30.0, 30.0)] * 120,
+            pool=_figures(done, cpu), lag=(None, None), now=step * 5.0,
+        )  # fmt: skip
+        if step >= 12:
+            rates.append((h.samples_per_s, h.decode_cpu_pct))
+    return rates
+
+
+def test_rates_span_a_minute_so_cameras_sampling_in_step_read_steady() -> None:
+    meter = HealthMeter()
+    for samples, decode in _in_step_rates(meter):
+        assert samples == pytest.approx(4.0, rel=0.15)  # 240 samples a minute
+        assert decode == pytest.approx(1.6, rel=0.15)  # 0.96 s of CPU a minute
+    assert len(meter._history) <= 14  # one window of readings, and the one before it
+    # Measured only since the previous reading, the same fleet reads 0 or a peak.
+    short = {round(samples) for samples, _ in _in_step_rates(HealthMeter(window=5.0))}
+    assert short == {0, 24}
