@@ -27,6 +27,7 @@ from .camera import MonitorSettings
 from .config import CameraConfig, Inventory
 from .control import TARGET_KINDS, ControlError
 from .fleet import Fleet
+from .fleethealth import FleetHealth
 from .imaging import AnalysisHook
 from .monitor import Monitor
 from .state import FrameSample
@@ -129,6 +130,11 @@ class Core:
             self.monitor.reload(inventory.sections.get("rules"), inventory.cameras)
             self.monitor.audit("config_reload", str(inventory.path or ""), _summary(changes))
         return changes
+
+    def fleet_health(self) -> FleetHealth | None:
+        """The fleet's latest figures, as last published on the bus (merged over
+        the shards when sharded); None until the first, HEALTH_INTERVAL after start."""
+        return self.fleet.health
 
     # -- analysis --------------------------------------------------------------------
     def _hook_for(self, cfg: CameraConfig) -> AnalysisHook:

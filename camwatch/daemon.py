@@ -390,7 +390,9 @@ class Daemon:
         from .alerts.metrics import CamwatchCollector, ListenError, MetricsServer
 
         core = self.core
-        collector = CamwatchCollector(core.bus.states, lambda: core.engine.alerts())
+        collector = CamwatchCollector(
+            core.bus.states, lambda: core.engine.alerts(), fleet=core.fleet_health
+        )
         server = MetricsServer(collector, self._listen)
         try:
             server.start()

@@ -16,8 +16,10 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from .decode import PoolFigures
+if TYPE_CHECKING:  # only annotations: an attached viewer must not load PyAV for this
+    from .decode import PoolFigures
 
 OVERLOAD_RATIO = 1.25  # sampled this much less often than scheduled: overloaded
 LAG_PERIOD = 0.05  # s between two sleep-drift probes

@@ -1,6 +1,7 @@
 """A live text summary of the fleet for terminals without the TUI, logs and
 `--headless`: one line per status change or alert, and a count line every
-`interval` seconds. Plain text, no colour: it must read well in a log file."""
+`interval` seconds, and one when the fleet becomes overloaded or recovers.
+Plain text, no colour: it must read well in a log file."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from typing import TextIO
 
 from .alerts.model import AlertEvent
 from .bus import Bus
+from .fleethealth import FleetHealth
 from .redact import redact_text
 from .state import CameraState, Status, StatusChanged
 
@@ -35,7 +37,22 @@ def _clock(at: float) -> str:
     return time.strftime("%H:%M:%S", time.localtime(at))
 
 
-def event_line(message: object) -> str | None:
+def fleet_line(health: FleetHealth, was_overloaded: bool) -> str | None:
+    """A line when the overload flag changes, else None: FleetHealth arrives
+    every few seconds and an unchanged one is no news for a log."""
+    if health.overloaded == was_overloaded:
+        return None
+    if health.overloaded:
+        why = health.reason or "cameras sampled less often than scheduled"
+        return f"{_clock(health.at)} fleet overloaded: {why}"
+    return f"{_clock(health.at)} fleet no longer overloaded: every camera sampled on schedule"
+
+
+def event_line(message: object, was_overloaded: bool = False) -> str | None:
+    """The line for a bus message, None for one that is not news. was_overloaded:
+    the flag of the previous FleetHealth (live_summary keeps it)."""
+    if isinstance(message, FleetHealth):
+        return fleet_line(message, was_overloaded)
     if isinstance(message, StatusChanged):
         return (
             f"{_clock(message.at)} {message.camera}: {message.old.value} → {message.new.value}"
@@ -56,10 +73,13 @@ async def live_summary(
 ) -> None:
     sub = bus.subscribe(4096)
     next_count = time.monotonic() + min(interval, 3.0)
+    overloaded = False
     try:
         while not stop.is_set():
             for message in sub.get_nowait():
-                line = event_line(message)
+                line = event_line(message, overloaded)
+                if isinstance(message, FleetHealth):
+                    overloaded = message.overloaded
                 if line:
                     print(redact_text(line), file=out, flush=True)
             if time.monotonic() >= next_count:

@@ -11,7 +11,7 @@ Protocol (newline-delimited JSON, see camwatch.remote_wire):
     viewer -> daemon  {"t":"hello","proto":"camwatch","version":1,"user":"alice"}
     daemon -> viewer  {"t":"state","v":{...}} for every camera, then
                       {"t":"sync","names":[...],"reload":false}
-    daemon -> viewer  {"t":"state"|"status"|"alert","v":{...}} as the core publishes
+    daemon -> viewer  {"t":"state"|"status"|"alert"|"fleet","v":{...}} as the core publishes
     viewer -> daemon  {"t":"call","id":7,"op":"acknowledge","args":{...}}
     daemon -> viewer  {"t":"reply","id":7,"ok":true,"v":...} or "ok":false,"error":"..."
     daemon -> viewer  {"t":"bye","reason":"..."} before it closes; {"t":"error",...} on refusal

@@ -7,6 +7,10 @@ arrays: its scalar fields and small arrays (the motion grid) travel as plain
 JSON and arrive as an `AnalysisView`, a read-only object with the same
 attribute names. Anything that does not decode raises `WireError` with what
 was wrong, never another exception.
+
+Event kinds: "state" (CameraState), "status" (StatusChanged), "alert"
+(AlertEvent) and "fleet" (FleetHealth, every few seconds). A viewer ignores
+a kind it does not know, so a kind added here needs no version change.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import dataclasses
 import enum
 import functools
 import json
+import math
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -25,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from .alerts.model import Alert, AlertEvent, Silence
+from .fleethealth import FleetHealth
 from .state import CameraState, FrameSample, StatusChanged
 
 PROTOCOL = "camwatch"
@@ -36,9 +42,15 @@ MAX_ANALYSIS_ARRAY = 4096  # elements; the motion grid has 144
 MAX_ANALYSIS_FIELDS = 64
 MAX_INFLIGHT = 64  # requests a viewer may have open (a page of tiles asks for 30 thumbnails)
 MAX_ARG = 1000  # characters of any string argument
+MAX_REASON = 1000  # characters of a FleetHealth's reason (the fleet writes about 100)
 CLOSE_TIMEOUT_S = 1.0
 
-EVENT_KINDS: dict[type, str] = {CameraState: "state", StatusChanged: "status", AlertEvent: "alert"}
+EVENT_KINDS: dict[type, str] = {
+    CameraState: "state",
+    StatusChanged: "status",
+    AlertEvent: "alert",
+    FleetHealth: "fleet",
+}
 EVENT_TYPES: dict[str, type] = {kind: cls for cls, kind in EVENT_KINDS.items()}
 
 
@@ -410,14 +422,50 @@ def encode_event(message: object) -> bytes | None:
     kind = EVENT_KINDS.get(type(message))
     if kind is None:
         return None
+    _check(message, kind)  # never send what a viewer would reject
     return dump({"t": kind, "v": to_wire(message)})
 
 
 def decode_event(message: Mapping[str, Any]) -> object:
-    cls = EVENT_TYPES.get(message["t"])
+    kind = message["t"]
+    cls = EVENT_TYPES.get(kind)
     if cls is None:
-        raise WireError(f"unknown event {message['t']!r}")
-    return decode_dataclass(cls, message.get("v"), message["t"])
+        raise WireError(f"unknown event {kind!r}")
+    value = decode_dataclass(cls, message.get("v"), kind)
+    _check(value, kind)
+    return value
+
+
+def _check(value: object, kind: str) -> None:
+    """The checks beyond types that some kinds have (the decoder enforces types)."""
+    check = _CHECKS.get(type(value))
+    if check is None:
+        return
+    try:
+        check(value)
+    except WireError as exc:
+        raise WireError(f"{kind}: {exc}") from None
+
+
+def check_fleet(health: FleetHealth) -> None:
+    """WireError unless the figures can be true: viewers and logs show them as
+    they come, so NaN (which JSON lets through), a negative rate or more live
+    cameras than cameras stop here."""
+    for field in dataclasses.fields(health):
+        value = getattr(health, field.name)
+        if isinstance(value, bool | str) or value is None:
+            continue
+        if not (math.isfinite(value) and value >= 0):
+            raise WireError(f"{field.name}: {value!r} is not a finite, non-negative number")
+    if health.live > health.cameras:
+        raise WireError(f"live: {health.live} live cameras out of {health.cameras}")
+    if health.shards < 1:
+        raise WireError(f"shards: {health.shards}, at least 1 process runs cameras")
+    if len(health.reason) > MAX_REASON:
+        raise WireError(f"reason: over {MAX_REASON} characters")
+
+
+_CHECKS: dict[type, Callable[[Any], None]] = {FleetHealth: check_fleet}
 
 
 def decode_alert(value: object) -> Alert:

@@ -28,6 +28,7 @@ from textual.binding import Binding, BindingType
 from camwatch.alerts.model import Alert, AlertEvent
 from camwatch.bus import Bus
 from camwatch.control import Control, ControlError
+from camwatch.fleethealth import FleetHealth
 from camwatch.pixels import parse_pixels, pixel_protocol
 from camwatch.remote import ConnectionChanged, RemoteError, ThumbnailReady, attach
 from camwatch.state import CameraState, StatusChanged
@@ -49,6 +50,8 @@ LOAD_TIMEOUT_S = 10.0
 EXIT_USAGE = 3
 EXIT_UNAVAILABLE = 69  # sysexits EX_UNAVAILABLE: the daemon refused or is incompatible
 EXIT_HANGUP = 129  # 128 + SIGHUP, as a shell reports it
+OVERLOAD_TOAST_S = 30.0  # the health line keeps saying it; the toast is the nudge
+RECOVERED = "every camera sampled on schedule again"
 
 # --colors also sets Textual's own colour system (Rich names); mono keeps Textual's guess.
 _TEXTUAL_COLOR_SYSTEM = {Depth.TRUECOLOR: "truecolor", Depth.C256: "256", Depth.C16: "standard"}
@@ -174,6 +177,7 @@ class CamwatchApp(App[int]):
             self.run_worker(self._load_alerts(), group="load", exit_on_error=False)
         latest: dict[str, CameraState] = {}
         thumbs = False
+        health: FleetHealth | None = None
         for message in messages:
             if isinstance(message, CameraState):
                 latest[message.name] = message
@@ -187,14 +191,32 @@ class CamwatchApp(App[int]):
                 self._link_changed(message)
             elif isinstance(message, ThumbnailReady):
                 thumbs = True
+            elif isinstance(message, FleetHealth):
+                health = message  # one every 5 s: the latest of a batch says it all
         changed |= self.fleet.apply(latest.values())
         if alerts_changed:
             changed |= self.fleet.note_alerts(self.alerts.values())
+        if health is not None:
+            self._health_changed(health)
         self.update_screen(changed, alerts_changed)
         if thumbs:
             poll = getattr(self.screen, "poll_thumbnails", None)
             if poll is not None:
                 poll()
+
+    def _health_changed(self, health: FleetHealth) -> None:
+        """Keep it and toast an overload starting or ending; the fleet screen's line
+        picks it up with the update that follows (repainted only if it reads differently)."""
+        flipped = self.fleet.note_health(health)
+        if flipped is True:
+            self.notify(
+                health.reason or "cameras sampled less often than scheduled",
+                title="fleet overloaded",
+                severity="warning",
+                timeout=OVERLOAD_TOAST_S,
+            )
+        elif flipped is False:
+            self.notify(RECOVERED, title="fleet recovered")
 
     def _link_changed(self, event: ConnectionChanged) -> None:
         """The daemon connection dropped or came back (attached viewers only)."""

@@ -1,4 +1,5 @@
-"""What the TUI knows: the latest state per camera, a short metric history, the alerts.
+"""What the TUI knows: the latest state per camera, a short metric history, the alerts,
+the fleet's own health.
 
 Filled from the bus by the app (coalesced, at most twice a second); screens
 only read it. Every collection here is bounded.
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 
 from camwatch.alerts.model import Alert, AlertEvent, AlertState
 from camwatch.alerts.rules import STATS_RULES
+from camwatch.fleethealth import FleetHealth
 from camwatch.state import CameraState, Severity, StatusChanged
 
 from . import format as fmt
@@ -43,6 +45,14 @@ class FleetModel:
         # Per camera, (rule, severity) of its open stream-rule alerts, sorted.
         self.rule_alerts: dict[str, tuple[tuple[str, Severity], ...]] = {}
         self.version = 0
+        self.health: FleetHealth | None = None  # the latest the core published, if any
+
+    def note_health(self, health: FleetHealth) -> bool | None:
+        """Keep the latest FleetHealth; returns the new overload flag when it flipped
+        (into overload, or out of it), else None. The first report flips only into overload."""
+        was = self.health is not None and self.health.overloaded
+        self.health = health
+        return health.overloaded if health.overloaded != was else None
 
     def look(self, state: CameraState) -> fmt.Look:
         """fmt.look of the state and the camera's open stream-rule alerts, kept per camera

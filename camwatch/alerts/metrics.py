@@ -19,13 +19,23 @@ Metrics (labels camera, site unless noted):
     camwatch_camera_reconnects_total      reconnections since start
     camwatch_camera_status{status}        1 for the current status (state set)
     camwatch_alerts_firing{severity}      open alerts (firing or acknowledged)
+
+The fleet's own figures (no labels; only once the fleet has published a
+FleetHealth, and a figure not known yet is left out rather than sent as 0):
+    camwatch_fleet_overloaded                 1 while cameras are sampled less often than scheduled
+    camwatch_fleet_sample_interval_seconds    median time between two samples of a live camera
+    camwatch_fleet_nominal_interval_seconds   what the schedule asks
+    camwatch_fleet_samples_per_second         keyframes decoded and analysed
+    camwatch_fleet_decode_cpu_ratio           decoding and analysis, in cores (1 = one core)
+    camwatch_fleet_loop_lag_p99_seconds       event-loop lag, worst process when sharded
+    camwatch_fleet_live_cameras               cameras being sampled
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -34,6 +44,9 @@ from prometheus_client.registry import Collector
 
 from ..state import CameraState, Severity, Status
 from .model import Alert
+
+if TYPE_CHECKING:  # at run time the collector only reads attributes
+    from ..fleethealth import FleetHealth
 
 DEFAULT_LISTEN = "127.0.0.1:9108"
 _LABELS = ["camera", "site"]
@@ -77,9 +90,13 @@ class CamwatchCollector(Collector):
         self,
         states: Callable[[], Mapping[str, CameraState]],
         alerts: Callable[[], Iterable[Alert]] = tuple,
+        fleet: Callable[[], FleetHealth | None] | None = None,
     ) -> None:
+        """fleet: the latest FleetHealth (e.g. Core.fleet_health); called in the
+        scrape thread, so it must only read a reference (FleetHealth is frozen)."""
         self._states = states
         self._alerts = alerts
+        self._fleet = fleet
 
     def collect(self) -> Iterator[Metric]:
         states = sorted(self._states().values(), key=lambda s: s.name)
@@ -135,6 +152,9 @@ class CamwatchCollector(Collector):
         yield reconnects
         yield status
         yield self._firing()
+        health = self._fleet() if self._fleet is not None else None
+        if health is not None:
+            yield from _fleet_gauges(health)
 
     def _firing(self) -> Metric:
         counts = {Severity.WARNING: 0, Severity.CRITICAL: 0}
@@ -147,6 +167,32 @@ class CamwatchCollector(Collector):
         for severity, n in counts.items():
             firing.add_metric([severity.value], float(n))
         return firing
+
+
+def _fleet_gauges(health: FleetHealth) -> Iterator[Metric]:
+    """FleetHealth in Prometheus base units: seconds, and ratios instead of percent."""
+    figures: list[tuple[str, str, float | None]] = [
+        ("overloaded", "1 while cameras are sampled less often than scheduled",
+         float(health.overloaded)),
+        ("sample_interval_seconds", "Median time between two samples of a live camera",
+         health.sample_interval_s),
+        ("nominal_interval_seconds", "Median time between two samples the schedule asks",
+         health.nominal_interval_s),
+        ("samples_per_second", "Keyframes decoded and analysed per second",
+         health.samples_per_s),
+        ("decode_cpu_ratio", "Cores used by decoding and analysis (1: one core)",
+         health.decode_cpu_pct / 100.0),
+        ("loop_lag_p99_seconds", "99th percentile event-loop lag (worst process)",
+         _scaled(health.loop_lag_p99_ms, 1e-3)),
+        ("live_cameras", "Cameras being sampled", float(health.live)),
+    ]  # fmt: skip
+    for name, text, value in figures:
+        if value is not None:
+            yield GaugeMetricFamily(f"camwatch_fleet_{name}", text, value=value)
+
+
+def _scaled(value: float | None, factor: float) -> float | None:
+    return None if value is None else value * factor
 
 
 class MetricsServer:

@@ -1,4 +1,5 @@
-"""The fleet: every camera's state, sorted worst first, filterable, grouped by site, or as tiles."""
+"""The fleet: every camera's state, sorted worst first, filterable, grouped by site, or as tiles;
+under them, one line of the fleet's own health once the core reports it."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from .. import format as fmt
 from ..alertactions import FILTER_BINDING, TOPBAR_CSS, FilteredScreen
 from ..columns import Col
 from ..query import CAMERA_FIELDS, match_camera
+from ..widgets.health import HealthLine
 from ..widgets.keybar import KeyBar
 from ..widgets.status_table import RowCells, StatusTable
 from ..widgets.tiles import TileGrid
@@ -137,6 +139,7 @@ class FleetScreen(FilteredScreen):
         yield self.top_bar("filter: words, site:…, tag:…, state:…")
         yield StatusTable(COLUMNS, id="fleet")
         yield TileGrid(self.cw.thumbs, id="tiles")
+        yield HealthLine(id="health")
         yield KeyBar()
 
     def on_mount(self) -> None:
@@ -154,6 +157,10 @@ class FleetScreen(FilteredScreen):
     def tiles(self) -> TileGrid:
         return self.query_one("#tiles", TileGrid)
 
+    @property
+    def health(self) -> HealthLine:
+        return self.query_one("#health", HealthLine)
+
     # --- data ----------------------------------------------------------------------
 
     def refresh_data(self, changed: set[str], alerts_changed: bool) -> None:
@@ -170,6 +177,12 @@ class FleetScreen(FilteredScreen):
         else:
             self.table.sync(self._keys, lambda key: self.cells(key, now), changed)
         self._update_counts(alerts_changed)
+        self.refresh_health()
+
+    def refresh_health(self) -> None:
+        """Show the latest FleetHealth; the line repaints only when it reads differently."""
+        if self.is_mounted:
+            self.health.show(self.cw.fleet.health)
 
     def row_keys(self) -> list[str]:
         """Row keys in display order: the filtered cameras, sorted, maybe under site headers."""

@@ -24,6 +24,11 @@ FILTER_HELP = (
     "  fleet: name: site: tag: state:    alerts: camera: site: sev: rule: state:\n"
     "  e.g.  site:north state:off    sev:crit gate"
 )
+HEALTH_HELP = (
+    "The line above the keys: how often a camera is sampled, the CPU that\n"
+    "decoding takes, the event loop's lag. OVERLOADED: CPU is short; every\n"
+    "camera is still sampled, but less often than scheduled."
+)
 
 
 # Generic bindings of Textual widgets that mean nothing to a camwatch user.
@@ -102,6 +107,13 @@ class HelpScreen(ModalScreen[None]):
             )
             yield Static("Filter", classes="section")
             yield Static(FILTER_HELP, markup=False)
+            if self._shows_health():
+                yield Static("Fleet health", classes="section")
+                yield Static(HEALTH_HELP, markup=False)
+
+    def _shows_health(self) -> bool:
+        """Explained only where the line is shown: the fleet screen, once the core reported."""
+        return bool(self.origin.query("#health.-known"))
 
     def action_close(self) -> None:
         self.dismiss()
