@@ -39,6 +39,7 @@ from typing import Any, TextIO
 
 from .alerts.model import AlertEvent, Silence
 from .config import ConfigError, Inventory, load_inventory
+from .fleethealth import FleetHealth
 from .redact import redact_text
 from .state import Severity, StatusChanged
 
@@ -197,6 +198,18 @@ def event_fields(message: object, site_of: Callable[[str], str]) -> tuple[int, s
         )
         return PRIO_NOTICE, line
     return None
+
+
+def fleet_fields(health: FleetHealth, was_overloaded: bool) -> tuple[int, str] | None:
+    """(priority, line) when the fleet becomes overloaded or recovers; None for the
+    FleetHealth that comes every few seconds without news."""
+    if health.overloaded == was_overloaded:
+        return None
+    if health.overloaded:
+        return PRIO_WARNING, "fleet overloaded " + logfmt(
+            live=health.live, cameras=health.cameras, reason=health.reason
+        )
+    return PRIO_NOTICE, "fleet recovered " + logfmt(reason="every camera sampled on schedule")
 
 
 def _iso(t: float) -> str:
@@ -522,12 +535,17 @@ class Daemon:
         bus = self.core.bus
         sub = bus.subscribe(EVENT_QUEUE)
         dropped = 0
+        overloaded = False
         try:
             async for message in sub:
                 if sub.dropped != dropped:
                     self.writer.write(f"log fell behind: {sub.dropped - dropped} events lost")
                     dropped = sub.dropped
-                line = event_fields(message, self._site_of)
+                if isinstance(message, FleetHealth):
+                    line = fleet_fields(message, overloaded)
+                    overloaded = message.overloaded
+                else:
+                    line = event_fields(message, self._site_of)
                 if line is not None:
                     self.writer.write(line[1], line[0], getattr(message, "at", None))
         finally:

@@ -116,6 +116,7 @@ class Fleet:
         await self.stop()
 
     async def start(self) -> None:
+        self._meter.seed(self.pool.figures())
         self._background = [
             asyncio.create_task(self._lag.run(), name="fleet-lag-probe"),
             asyncio.create_task(self._health_loop(), name="fleet-health"),
@@ -254,12 +255,9 @@ class Fleet:
             self._sharded.expire_wanted()
         else:
             health = self._measure()
-        was = self.health.overloaded if self.health else False
+        # Front ends say when an overload starts and ends (the daemon's log, the
+        # headless summary, the TUI): the core only publishes.
         self.health = health
-        if health.overloaded and not was:
-            log.warning("fleet overloaded: %s", health.reason)
-        elif was and not health.overloaded:
-            log.warning("fleet no longer overloaded: every camera sampled on schedule")
         self.bus.publish(health)
 
     def _measure(self) -> FleetHealth:

@@ -14,14 +14,16 @@ import math
 import statistics
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # only annotations: an attached viewer must not load PyAV for this
     from .decode import PoolFigures
 
 OVERLOAD_RATIO = 1.25  # sampled this much less often than scheduled: overloaded
+RECOVER_RATIO = 1.15  # ...and no longer once back under this (no flapping on the line)
+STALE_AFTER = 15.0  # s without a shard's figures: that shard is reported, not its old figures
 LAG_PERIOD = 0.05  # s between two sleep-drift probes
 LAG_HISTORY = 1200  # probes kept at most: one minute
 LAG_TARGET_MS = 100.0  # the governor keeps the loop's recent p90 lag under this
@@ -122,6 +124,13 @@ class HealthMeter:
         self.window = window
         # Pool figures of the recent past, oldest first (one window's worth).
         self._history: deque[tuple[float, PoolFigures]] = deque()
+        self._overloaded = False
+
+    def seed(self, pool: PoolFigures, now: float | None = None) -> None:
+        """The pool's figures at start: the first FleetHealth then has true rates,
+        not zeros that read as measured."""
+        self._history.clear()
+        self._history.append((time.monotonic() if now is None else now, pool))
 
     def measure(
         self,
@@ -139,13 +148,18 @@ class HealthMeter:
         live camera; budget_max: the configured budget, when a governor holds
         the pool's below it; now: time.monotonic() unless given."""
         now = time.monotonic() if now is None else now
+        if self._history and _went_back(self._history[-1][1], pool):
+            self._history.clear()  # a new pool: its counters start again
         prev = self._since(now)
         self._history.append((now, pool))
         rate = _rates(prev[1] if prev else None, pool, now - prev[0] if prev else 0.0)
         periods = list(periods)
         actual, nominal = _medians(periods)
         typical = _typical(periods)
-        overloaded = typical is not None and typical[0] > OVERLOAD_RATIO * typical[1]
+        # Two thresholds, so a fleet sitting at the edge does not flip every reading.
+        limit = RECOVER_RATIO if self._overloaded else OVERLOAD_RATIO
+        overloaded = typical is not None and typical[0] > limit * typical[1]
+        self._overloaded = overloaded
         budget = None if pool.budget is None else pool.budget * 100
         held = budget_max is not None and pool.budget is not None and pool.budget < budget_max
         reason = ""
@@ -187,6 +201,15 @@ def _cause(cpu_pct: float, budget_pct: float | None, held: bool) -> str:
     return "decoding cannot keep up (CPU busy)"
 
 
+def _went_back(prev: PoolFigures, cur: PoolFigures) -> bool:
+    return (
+        cur.completed + cur.failed < prev.completed + prev.failed
+        or cur.superseded < prev.superseded
+        or cur.cpu_s < prev.cpu_s
+        or cur.wait_s < prev.wait_s
+    )
+
+
 def _rates(prev: PoolFigures | None, cur: PoolFigures, dt: float) -> dict[str, float | None]:
     if prev is None or dt <= 0:
         return {"done": 0.0, "superseded": 0.0, "cpu": 0.0, "wait_ms": None}
@@ -219,6 +242,41 @@ def _medians(periods: Iterable[tuple[float | None, float]]) -> tuple[float | Non
         statistics.median(actual) if actual else None,
         statistics.median(nominal) if nominal else None,
     )
+
+
+def _worst_reason(parts: list[FleetHealth]) -> str:
+    """The reason of the shard furthest behind (a silent one first), and how many
+    are: an average over shards would mix schedules and blame the wrong cause."""
+    late = [p for p in parts if p.overloaded]
+    if not late:
+        return ""
+
+    def behind(p: FleetHealth) -> float:
+        if p.sample_interval_s is None or not p.nominal_interval_s:
+            return math.inf
+        return p.sample_interval_s / p.nominal_interval_s
+
+    worst = max(late, key=behind)
+    why = worst.reason or "cameras sampled less often than scheduled"
+    return why if len(parts) == 1 else f"{why} ({len(late)} of {len(parts)} shards)"
+
+
+def fresh_parts(parts: Mapping[int, tuple[float, FleetHealth]], now: float) -> list[FleetHealth]:
+    """Each shard's latest figures (index -> (monotonic arrival, figures)); a shard
+    silent for STALE_AFTER is reported as overloaded (its loop is blocked or its
+    process hangs) instead of its last, calm-looking figures."""
+    out = []
+    for index, (arrived, health) in sorted(parts.items()):
+        silent = now - arrived
+        if silent > STALE_AFTER:
+            health = replace(
+                health,
+                overloaded=True,
+                reason=f"shard {index + 1} silent for {silent:.0f} s (blocked or hung)",
+                sample_interval_s=None,
+            )
+        out.append(health)
+    return out
 
 
 class Governor:
@@ -264,12 +322,7 @@ def merge(parts: list[FleetHealth], lag: tuple[float | None, float | None]) -> F
     budgets = [p.decode_budget_pct for p in parts]
     lags50 = [x for x in [lag[0], *(p.loop_lag_p50_ms for p in parts)] if x is not None]
     lags99 = [x for x in [lag[1], *(p.loop_lag_p99_ms for p in parts)] if x is not None]
-    reason = ""
-    if any(p.overloaded for p in parts) and actual and nominal:
-        held = any("held to" in p.reason for p in parts)
-        total = None if None in budgets else sum(b or 0.0 for b in budgets)
-        cause = _cause(sum(p.decode_cpu_pct for p in parts), total, held)
-        reason = f"sampling every {actual:.1f} s instead of {nominal:.1f} s: {cause}"
+    reason = _worst_reason(parts)
     return FleetHealth(
         at=time.time(),
         cameras=cams,

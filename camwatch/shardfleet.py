@@ -15,7 +15,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from .config import CameraConfig
-from .fleethealth import FleetHealth
+from .fleethealth import FleetHealth, fresh_parts
 from .shard import (
     WANT_FOR,
     Shard,
@@ -46,7 +46,7 @@ class ShardedCameras:
     def __init__(self, fleet: Fleet) -> None:
         self.fleet = fleet
         self.shards: list[Shard] = []
-        self._health: dict[int, FleetHealth] = {}
+        self._health: dict[int, tuple[float, FleetHealth]] = {}  # index -> (arrival, figures)
         self._wanted: dict[str, float] = {}  # camera -> until (monotonic)
         self._watchers: list[asyncio.Task[None]] = []
         self._stopping = False
@@ -241,10 +241,11 @@ class ShardedCameras:
         shard.send("want", [n for n in self._wanted if n in shard.cameras])
 
     def _on_health(self, index: int, health: FleetHealth) -> None:
-        self._health[index] = health
+        self._health[index] = (time.monotonic(), health)
 
     def health_parts(self) -> list[FleetHealth]:
-        return list(self._health.values())
+        """Each shard's latest figures; a silent shard reads as overloaded."""
+        return fresh_parts(self._health, time.monotonic())
 
     def pids(self) -> list[int]:
         return [p for s in self.shards for p in s.pids()]

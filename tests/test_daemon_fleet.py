@@ -11,11 +11,19 @@ import tempfile
 import urllib.request
 from pathlib import Path
 
+from conftest import OVERLOAD_REASON, overloaded_fleet
 from prometheus_client.parser import text_string_to_metric_families
 from simfixtures import camera, scenario, until
 
 from camwatch.config import Inventory, camera_from_url
-from camwatch.daemon import Daemon, DaemonOptions, LineWriter
+from camwatch.daemon import (
+    PRIO_NOTICE,
+    PRIO_WARNING,
+    Daemon,
+    DaemonOptions,
+    LineWriter,
+    fleet_fields,
+)
 from camwatch.fleethealth import FleetHealth
 from camwatch.remote import connect
 from camwatch.sim import SimServer
@@ -30,6 +38,26 @@ def fleet_gauges(url: str) -> dict[str, float]:
         for s in family.samples
         if s.name.startswith("camwatch_fleet_")
     }
+
+
+def merged_shards(daemon: Daemon) -> int:
+    health = daemon.core.fleet_health()
+    return 0 if health is None else health.shards
+
+
+def test_the_log_says_when_an_overload_starts_and_ends_once_each() -> None:
+    calm = overloaded_fleet(overloaded=False, reason="")
+    busy = overloaded_fleet()
+    seen = [fleet_fields(h, was) for h, was in ((calm, False), (busy, False), (busy, True))]
+    assert seen[0] is None and seen[2] is None
+    assert seen[1] == (
+        PRIO_WARNING,
+        f'fleet overloaded live=210 cameras=217 reason="{OVERLOAD_REASON}"',
+    )
+    assert fleet_fields(calm, True) == (
+        PRIO_NOTICE,
+        'fleet recovered reason="every camera sampled on schedule"',
+    )
 
 
 def scrape_steady(daemon: Daemon, url: str) -> tuple[FleetHealth, dict[str, float]]:
@@ -68,13 +96,14 @@ async def test_sharded_daemon_serves_the_merged_fleet_health(tmp_path: Path) -> 
             viewer, _ = await connect(options.socket, reconnect=False)
             try:
                 sub = viewer.subscribe(4096)
-                assert await until(lambda: daemon.core.fleet_health() is not None, 30)
+                # The first merge may come before both shards have reported.
+                assert await until(lambda: merged_shards(daemon) == 2, 30)
                 health, gauges = scrape_steady(daemon, url)
                 assert health.shards == 2 and health.cameras == 2  # the merge, not a part
                 assert gauges["camwatch_fleet_overloaded"] == float(health.overloaded)
                 assert gauges["camwatch_fleet_live_cameras"] == health.live
                 assert gauges["camwatch_fleet_samples_per_second"] == health.samples_per_s
-                assert gauges["camwatch_fleet_decode_cpu_ratio"] == health.decode_cpu_pct / 100
+                assert gauges["camwatch_fleet_decode_cpu_cores"] == health.decode_cpu_pct / 100
                 got: list[object] = []
                 assert await until(lambda: got.extend(sub.get_nowait()) or health in got, 5)
                 arrived = got[got.index(health)]

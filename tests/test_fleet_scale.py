@@ -19,7 +19,14 @@ from camwatch.bus import LocalBus
 from camwatch.config import Inventory, camera_from_url
 from camwatch.decode import DecodePool, PoolFigures
 from camwatch.fleet import Fleet
-from camwatch.fleethealth import FleetHealth, Governor, HealthMeter, merge, nominal_interval
+from camwatch.fleethealth import (
+    FleetHealth,
+    Governor,
+    HealthMeter,
+    fresh_parts,
+    merge,
+    nominal_interval,
+)
 from camwatch.imaging import AnalysisHook
 from camwatch.rtsp.framing import BinaryFrame, InterleavedFramer, TextMessage
 from camwatch.sim import SimServer
@@ -259,14 +266,14 @@ def _figures(completed: int, cpu: float, budget: float | None = 1.0) -> PoolFigu
 
 def test_health_reports_overload_with_its_cause() -> None:
     meter = HealthMeter()
-    meter.measure(cameras=2, live=2, periods=[], pool=_figures(0, 0.0), lag=(None, None))
-    time.sleep(0.05)
+    meter.seed(_figures(0, 0.0), now=0.0)
     h = meter.measure(
         cameras=2,
         live=2,
         periods=[(6.0, 2.0), (6.2, 2.0)],
         pool=_figures(10, 0.05),
         lag=(1.0, 9.0),
+        now=0.05,
     )
     assert h.overloaded
     assert h.reason.startswith("sampling every 6.2 s instead of 2.0 s")  # the median camera
@@ -324,9 +331,84 @@ def test_merged_health_weighs_by_live_cameras_and_keeps_the_worst_lag() -> None:
     assert m.cameras == 400 and m.shards == 2
     assert m.sample_interval_s == pytest.approx(3.0)
     assert m.overloaded
-    # 20% of a 100% budget used: not the budget, the CPU is short.
-    assert m.reason == "sampling every 3.0 s instead of 2.0 s: decoding cannot keep up (CPU busy)"
+    # The shard that is behind says why, in its own words: an average over shards
+    # would mix their schedules and their budgets.
+    assert m.reason == "sampling every x s instead of 2 s: cpu (1 of 2 shards)"
     assert m.loop_lag_p99_ms == 90.0 and m.decode_budget_pct == 100.0
+
+
+def test_merged_reason_is_the_shard_furthest_behind() -> None:
+    calm = HealthMeter().measure(
+        cameras=100, live=100, periods=[(30.0, 30.0)] * 100, pool=_figures(0, 0.0),
+        lag=(None, None),
+    )  # fmt: skip
+    meter = HealthMeter()
+    meter.seed(_figures(0, 0.0), now=0.0)
+    late = meter.measure(
+        cameras=100, live=100, periods=[(6.2, 4.0)] * 100, pool=_figures(80, 1.0),
+        lag=(None, None), now=1.0,
+    )  # fmt: skip
+    m = merge([calm, late], (None, None))
+    assert m.overloaded
+    assert m.reason == (
+        "sampling every 6.2 s instead of 4.0 s: decode budget of 100% of a core exhausted"
+        " (1 of 2 shards)"
+    )
+
+
+def test_the_overload_flag_needs_a_clear_recovery_before_it_drops() -> None:
+    meter = HealthMeter()
+
+    def at(ratio: float) -> bool:
+        return meter.measure(
+            cameras=1, live=1, periods=[(4.0 * ratio, 4.0)], pool=_figures(0, 0.0),
+            lag=(None, None),
+        ).overloaded  # fmt: skip
+
+    assert [at(r) for r in (1.2, 1.3, 1.2, 1.3, 1.2, 1.1, 1.2)] == [
+        False, True, True, True, True, False, False,
+    ]  # fmt: skip
+
+
+def test_a_seeded_meter_gives_true_rates_from_the_first_reading() -> None:
+    unseeded = HealthMeter().measure(
+        cameras=1, live=1, periods=[], pool=_figures(50, 0.5), lag=(None, None), now=10.0
+    )
+    assert unseeded.samples_per_s == 0.0  # nothing to take a rate against
+    meter = HealthMeter()
+    meter.seed(_figures(0, 0.0), now=0.0)
+    h = meter.measure(
+        cameras=1, live=1, periods=[], pool=_figures(50, 0.5), lag=(None, None), now=10.0
+    )
+    assert h.samples_per_s == pytest.approx(5.0) and h.decode_cpu_pct == pytest.approx(5.0)
+
+
+def test_counters_that_go_back_start_the_rates_again() -> None:
+    meter = HealthMeter()
+    meter.seed(_figures(0, 0.0), now=0.0)
+    for t, done in ((5.0, 100), (10.0, 200)):
+        meter.measure(
+            cameras=1, live=1, periods=[], pool=_figures(done, 0.0), lag=(None, None), now=t
+        )
+    after = [
+        meter.measure(
+            cameras=1, live=1, periods=[], pool=_figures(done, 0.0), lag=(None, None), now=t
+        ).samples_per_s
+        for t, done in ((15.0, 10), (20.0, 60))  # a new pool: its counts restart
+    ]
+    assert after == [0.0, pytest.approx(10.0)]  # never negative
+
+
+def test_a_silent_shard_reads_as_overloaded_not_as_its_last_figures() -> None:
+    calm = HealthMeter().measure(
+        cameras=10, live=10, periods=[(4.0, 4.0)] * 10, pool=_figures(0, 0.0), lag=(None, None)
+    )
+    parts = fresh_parts({0: (100.0, calm), 1: (80.0, calm)}, now=101.0)
+    assert [p.overloaded for p in parts] == [False, True]
+    assert parts[1].reason == "shard 2 silent for 21 s (blocked or hung)"
+    assert parts[1].sample_interval_s is None
+    m = merge(parts, (None, None))
+    assert m.overloaded and m.reason == "shard 2 silent for 21 s (blocked or hung) (1 of 2 shards)"
 
 
 # --------------------------------------------------------------------------- shards

@@ -24,7 +24,7 @@ FLEET_GAUGES = {
     "camwatch_fleet_sample_interval_seconds",
     "camwatch_fleet_nominal_interval_seconds",
     "camwatch_fleet_samples_per_second",
-    "camwatch_fleet_decode_cpu_ratio",
+    "camwatch_fleet_decode_cpu_cores",
     "camwatch_fleet_loop_lag_p99_seconds",
     "camwatch_fleet_live_cameras",
 }
@@ -53,7 +53,7 @@ def test_fleet_gauges_appear_once_a_fleet_health_is_known() -> None:
         assert m["camwatch_fleet_sample_interval_seconds"] == 6.2
         assert m["camwatch_fleet_nominal_interval_seconds"] == 4.0
         assert m["camwatch_fleet_samples_per_second"] == 33.9
-        assert m["camwatch_fleet_decode_cpu_ratio"] == pytest.approx(0.985)
+        assert m["camwatch_fleet_decode_cpu_cores"] == pytest.approx(0.985)
         assert m["camwatch_fleet_loop_lag_p99_seconds"] == pytest.approx(0.041)
         assert m["camwatch_fleet_live_cameras"] == 210
         # Recovered, and two figures not known (no live camera measured, no lag probe

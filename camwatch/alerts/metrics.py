@@ -26,7 +26,7 @@ FleetHealth, and a figure not known yet is left out rather than sent as 0):
     camwatch_fleet_sample_interval_seconds    median time between two samples of a live camera
     camwatch_fleet_nominal_interval_seconds   what the schedule asks
     camwatch_fleet_samples_per_second         keyframes decoded and analysed
-    camwatch_fleet_decode_cpu_ratio           decoding and analysis, in cores (1 = one core)
+    camwatch_fleet_decode_cpu_cores           decoding and analysis, in cores (1 = one core)
     camwatch_fleet_loop_lag_p99_seconds       event-loop lag, worst process when sharded
     camwatch_fleet_live_cameras               cameras being sampled
 """
@@ -170,7 +170,7 @@ class CamwatchCollector(Collector):
 
 
 def _fleet_gauges(health: FleetHealth) -> Iterator[Metric]:
-    """FleetHealth in Prometheus base units: seconds, and ratios instead of percent."""
+    """FleetHealth in Prometheus base units: seconds, and cores instead of percent."""
     figures: list[tuple[str, str, float | None]] = [
         ("overloaded", "1 while cameras are sampled less often than scheduled",
          float(health.overloaded)),
@@ -180,7 +180,7 @@ def _fleet_gauges(health: FleetHealth) -> Iterator[Metric]:
          health.nominal_interval_s),
         ("samples_per_second", "Keyframes decoded and analysed per second",
          health.samples_per_s),
-        ("decode_cpu_ratio", "Cores used by decoding and analysis (1: one core)",
+        ("decode_cpu_cores", "Cores used by decoding and analysis (1: one core)",
          health.decode_cpu_pct / 100.0),
         ("loop_lag_p99_seconds", "99th percentile event-loop lag (worst process)",
          _scaled(health.loop_lag_p99_ms, 1e-3)),

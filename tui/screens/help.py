@@ -25,9 +25,9 @@ FILTER_HELP = (
     "  e.g.  site:north state:off    sev:crit gate"
 )
 HEALTH_HELP = (
-    "The line above the keys: how often a camera is sampled, the CPU that\n"
-    "decoding takes, the event loop's lag. OVERLOADED: CPU is short; every\n"
-    "camera is still sampled, but less often than scheduled."
+    "The line above the keys: whether cameras are sampled on schedule (and the\n"
+    "median time between samples), the CPU decoding takes, the event loop's lag\n"
+    "(p99). OVERLOADED: CPU is short; every camera is still sampled, less often."
 )
 
 

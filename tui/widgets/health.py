@@ -25,10 +25,12 @@ def health_text(health: FleetHealth) -> str:
         return f"{OVERLOADED}: {health.reason or _NO_REASON}"
     parts = []
     if health.sample_interval_s is not None:
-        parts.append(f"sampling every {health.sample_interval_s:.1f} s")
+        # Not overloaded: the typical camera keeps its own schedule (healthy ones may
+        # be sampled every 30 s by design); the median says what that comes to.
+        parts.append(f"on schedule, every {health.sample_interval_s:.1f} s")
     parts.append(f"decode {health.decode_cpu_pct:.0f}% of a core")
     if health.loop_lag_p99_ms is not None:
-        parts.append(f"loop lag p99 {milliseconds(health.loop_lag_p99_ms)}")
+        parts.append(f"loop lag {milliseconds(health.loop_lag_p99_ms)}")  # its p99
     if health.shards > 1:
         parts.append(f"{health.shards} shards")
     return " · ".join(parts)
