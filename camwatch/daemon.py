@@ -39,7 +39,7 @@ from typing import Any, TextIO
 
 from .alerts.model import AlertEvent, Silence
 from .config import ConfigError, Inventory, load_inventory
-from .fleethealth import FleetHealth
+from .fleethealth import ON_SCHEDULE, FleetHealth
 from .redact import redact_text
 from .state import Severity, StatusChanged
 
@@ -209,7 +209,7 @@ def fleet_fields(health: FleetHealth, was_overloaded: bool) -> tuple[int, str] |
         return PRIO_WARNING, "fleet overloaded " + logfmt(
             live=health.live, cameras=health.cameras, reason=health.reason
         )
-    return PRIO_NOTICE, "fleet recovered " + logfmt(reason="every camera sampled on schedule")
+    return PRIO_NOTICE, "fleet recovered " + logfmt(reason=ON_SCHEDULE)
 
 
 def _iso(t: float) -> str:

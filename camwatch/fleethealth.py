@@ -32,6 +32,9 @@ GOVERNOR_FLOOR = 0.1  # cores the governor always leaves to decoding
 # since the previous FleetHealth: cameras that learned their baselines together sample
 # in step, a burst per healthy interval, and a few seconds' rate would read 0 or a peak.
 RATE_WINDOW = 60.0
+# What every front end says when the figures give no reason, and on recovery.
+NO_REASON = "cameras sampled less often than scheduled"
+ON_SCHEDULE = "every camera sampled on schedule"
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +59,11 @@ class FleetHealth:
     loop_lag_p50_ms: float | None  # event-loop lag since the previous FleetHealth
     loop_lag_p99_ms: float | None  # (the worst process when sharded)
     shards: int = 1  # processes that run cameras
+
+    @property
+    def why(self) -> str:
+        """The reason to show for an overload (a merged report may carry none)."""
+        return self.reason or NO_REASON
 
 
 class LagProbe:
@@ -256,8 +264,7 @@ def _worst_reason(parts: list[FleetHealth]) -> str:
             return math.inf
         return p.sample_interval_s / p.nominal_interval_s
 
-    worst = max(late, key=behind)
-    why = worst.reason or "cameras sampled less often than scheduled"
+    why = max(late, key=behind).why
     return why if len(parts) == 1 else f"{why} ({len(late)} of {len(parts)} shards)"
 
 

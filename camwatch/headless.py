@@ -15,7 +15,7 @@ from typing import TextIO
 
 from .alerts.model import AlertEvent
 from .bus import Bus
-from .fleethealth import FleetHealth
+from .fleethealth import ON_SCHEDULE, FleetHealth
 from .redact import redact_text
 from .state import CameraState, Status, StatusChanged
 
@@ -43,9 +43,8 @@ def fleet_line(health: FleetHealth, was_overloaded: bool) -> str | None:
     if health.overloaded == was_overloaded:
         return None
     if health.overloaded:
-        why = health.reason or "cameras sampled less often than scheduled"
-        return f"{_clock(health.at)} fleet overloaded: {why}"
-    return f"{_clock(health.at)} fleet no longer overloaded: every camera sampled on schedule"
+        return f"{_clock(health.at)} fleet overloaded: {health.why}"
+    return f"{_clock(health.at)} fleet no longer overloaded: {ON_SCHEDULE}"
 
 
 def event_line(message: object, was_overloaded: bool = False) -> str | None:

@@ -28,7 +28,7 @@ from textual.binding import Binding, BindingType
 from camwatch.alerts.model import Alert, AlertEvent
 from camwatch.bus import Bus
 from camwatch.control import Control, ControlError
-from camwatch.fleethealth import FleetHealth
+from camwatch.fleethealth import ON_SCHEDULE, FleetHealth
 from camwatch.pixels import parse_pixels, pixel_protocol
 from camwatch.remote import ConnectionChanged, RemoteError, ThumbnailReady, attach
 from camwatch.state import CameraState, StatusChanged
@@ -51,7 +51,7 @@ EXIT_USAGE = 3
 EXIT_UNAVAILABLE = 69  # sysexits EX_UNAVAILABLE: the daemon refused or is incompatible
 EXIT_HANGUP = 129  # 128 + SIGHUP, as a shell reports it
 OVERLOAD_TOAST_S = 30.0  # the health line keeps saying it; the toast is the nudge
-RECOVERED = "every camera sampled on schedule again"
+RECOVERED = f"{ON_SCHEDULE} again"
 
 # --colors also sets Textual's own colour system (Rich names); mono keeps Textual's guess.
 _TEXTUAL_COLOR_SYSTEM = {Depth.TRUECOLOR: "truecolor", Depth.C256: "256", Depth.C16: "standard"}
@@ -210,7 +210,7 @@ class CamwatchApp(App[int]):
         flipped = self.fleet.note_health(health)
         if flipped is True:
             self.notify(
-                health.reason or "cameras sampled less often than scheduled",
+                health.why,
                 title="fleet overloaded",
                 severity="warning",
                 timeout=OVERLOAD_TOAST_S,

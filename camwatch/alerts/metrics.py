@@ -183,16 +183,12 @@ def _fleet_gauges(health: FleetHealth) -> Iterator[Metric]:
         ("decode_cpu_cores", "Cores used by decoding and analysis (1: one core)",
          health.decode_cpu_pct / 100.0),
         ("loop_lag_p99_seconds", "99th percentile event-loop lag (worst process)",
-         _scaled(health.loop_lag_p99_ms, 1e-3)),
+         None if health.loop_lag_p99_ms is None else health.loop_lag_p99_ms / 1000),
         ("live_cameras", "Cameras being sampled", float(health.live)),
     ]  # fmt: skip
     for name, text, value in figures:
         if value is not None:
             yield GaugeMetricFamily(f"camwatch_fleet_{name}", text, value=value)
-
-
-def _scaled(value: float | None, factor: float) -> float | None:
-    return None if value is None else value * factor
 
 
 class MetricsServer:

@@ -12,7 +12,6 @@ from textual.widgets import Static
 from camwatch.fleethealth import FleetHealth
 
 OVERLOADED = "OVERLOADED"
-_NO_REASON = "cameras sampled less often than scheduled"
 
 
 def milliseconds(ms: float) -> str:
@@ -22,7 +21,7 @@ def milliseconds(ms: float) -> str:
 def health_text(health: FleetHealth) -> str:
     """The line as the user reads it; figures the core did not measure are left out."""
     if health.overloaded:
-        return f"{OVERLOADED}: {health.reason or _NO_REASON}"
+        return f"{OVERLOADED}: {health.why}"
     parts = []
     if health.sample_interval_s is not None:
         # Not overloaded: the typical camera keeps its own schedule (healthy ones may
@@ -51,16 +50,16 @@ class HealthLine(Static):
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__(markup=False, **kwargs)  # type: ignore[arg-type]
-        self.shown: tuple[str, bool] | None = None
+        self.shown: str | None = None  # an overload's text says OVERLOADED: the text is enough
         self.paints = 0  # how often the line changed (tests)
 
     def show(self, health: FleetHealth | None) -> None:
         if health is None:
             return
         text = health_text(health)
-        if self.shown == (text, health.overloaded):
+        if self.shown == text:
             return
-        self.shown = (text, health.overloaded)
+        self.shown = text
         self.paints += 1
         self.set_class(health.overloaded, "-overloaded")
         self.add_class("-known")
